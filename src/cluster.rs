@@ -1,0 +1,260 @@
+//! A throwaway local PostgreSQL cluster, for `credits demo` and the tests.
+//!
+//! initdb in a fresh temporary directory, the server on a free loopback port
+//! with fsync off, run as the `postgres` OS user when we are root (PostgreSQL
+//! refuses to run as root). A watchdog process stops the server and removes
+//! the directory once the process that started it exits, however it exits
+//! (panic, Ctrl-C, SIGKILL), so no cluster outlives its run.
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::chown;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+pub struct LocalCluster {
+    dir: PathBuf,
+    port: u16,
+    server: Child,
+    watchdog: Option<Child>,
+    bin: PathBuf,
+    owner: Option<(u32, u32)>,
+}
+
+impl LocalCluster {
+    /// Starts a new cluster. With `keep`, no watchdog is started: the server
+    /// outlives this process until stopped with [`LocalCluster::stop_command`].
+    pub fn start(keep: bool) -> Result<LocalCluster> {
+        let bin = server_bin_dir()?;
+        let owner = server_owner()?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!("credits-pg-{}-{nanos}", std::process::id()));
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        if let Some((uid, gid)) = owner {
+            chown(&dir, Some(uid), Some(gid))?;
+        }
+        let data = dir.join("data");
+        let initdb = as_owner(Command::new(bin.join("initdb")), owner)
+            .args([
+                "--no-sync",
+                "--no-instructions",
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+            ])
+            .arg("--locale=C")
+            .arg("-D")
+            .arg(&data)
+            .output()
+            .context("running initdb")?;
+        if !initdb.status.success() {
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&initdb.stderr).trim()
+            );
+        }
+
+        let port = free_port()?;
+        let log = fs::File::create(dir.join("server.log"))?;
+        if let Some((uid, gid)) = owner {
+            chown(dir.join("server.log"), Some(uid), Some(gid))?;
+        }
+        let server = as_owner(Command::new(bin.join("postgres")), owner)
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+            .arg("-k")
+            .arg(&dir)
+            .args([
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ])
+            .args(["-c", "max_connections=200"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            // Its own process group: a Ctrl-C at the terminal reaches us, and
+            // the watchdog then shuts the server down in order.
+            .process_group(0)
+            .spawn()
+            .context("starting postgres")?;
+        let mut cluster = LocalCluster {
+            dir,
+            port,
+            server,
+            watchdog: None,
+            bin,
+            owner,
+        };
+        if !keep {
+            cluster.watchdog = Some(cluster.spawn_watchdog()?);
+        }
+        cluster.wait_ready()?;
+        Ok(cluster)
+    }
+
+    /// A libpq connection string for `dbname` on this cluster.
+    pub fn conninfo(&self, dbname: &str) -> String {
+        format!(
+            "host=127.0.0.1 port={} user=postgres dbname={dbname} sslmode=disable",
+            self.port
+        )
+    }
+
+    /// The shell command that stops a kept cluster and removes its files.
+    pub fn stop_command(&self) -> String {
+        let user = if self.owner.is_some() {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        format!(
+            "{user}{} stop -D {} -m fast && rm -rf {}",
+            self.bin.join("pg_ctl").display(),
+            self.dir.join("data").display(),
+            self.dir.display()
+        )
+    }
+
+    /// Leaves the server running after this value is dropped.
+    pub fn keep(mut self) {
+        self.watchdog = None;
+        std::mem::forget(self);
+    }
+
+    fn spawn_watchdog(&self) -> Result<Child> {
+        // Polls the parent; when it is gone, a fast shutdown, then cleanup.
+        let script = r#"while kill -0 "$1" 2>/dev/null; do sleep 1; done
+kill -INT "$2" 2>/dev/null
+while kill -0 "$2" 2>/dev/null; do sleep 0.2; done
+rm -rf "$3""#;
+        Command::new("sh")
+            .args(["-c", script, "credits-cluster-watchdog"])
+            .arg(std::process::id().to_string())
+            .arg(self.server.id().to_string())
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting the cluster watchdog")
+    }
+
+    fn wait_ready(&mut self) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.server.try_wait()? {
+                bail!(
+                    "postgres exited ({status}) during startup: {}",
+                    self.log_tail()
+                );
+            }
+            if postgres::Client::connect(&self.conninfo("postgres"), postgres::NoTls).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "postgres did not accept connections within 60 s: {}",
+                    self.log_tail()
+                );
+            }
+            sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let log = fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+        }
+        // SIGINT is PostgreSQL's fast shutdown.
+        let _ = Command::new("kill")
+            .args(["-INT", &self.server.id().to_string()])
+            .status();
+        let _ = self.server.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The directory with `initdb` and `postgres`: on PATH, or Debian's
+/// /usr/lib/postgresql/<version>/bin (newest first).
+fn server_bin_dir() -> Result<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut debian: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    debian.sort_by_key(|dir| {
+        let version = dir
+            .parent()
+            .and_then(Path::file_name)
+            .and_then(|v| v.to_str());
+        std::cmp::Reverse(version.and_then(|v| v.parse::<u32>().ok()).unwrap_or(0))
+    });
+    on_path
+        .into_iter()
+        .chain(debian)
+        .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
+        .context(
+            "PostgreSQL server programs (initdb, postgres) were not found on PATH or in \
+             /usr/lib/postgresql/*/bin; install them (Debian: apt-get install -y postgresql)",
+        )
+}
+
+/// The uid/gid to run the server as: the `postgres` user when we are root.
+fn server_owner() -> Result<Option<(u32, u32)>> {
+    let uid = String::from_utf8(Command::new("id").arg("-u").output()?.stdout)?;
+    if uid.trim() != "0" {
+        return Ok(None);
+    }
+    let passwd = fs::read_to_string("/etc/passwd")?;
+    let entry = passwd
+        .lines()
+        .map(|line| line.split(':').collect::<Vec<_>>())
+        .find(|fields| fields.first() == Some(&"postgres") && fields.len() > 3)
+        .context(
+            "running as root, and PostgreSQL refuses to run as root: create a `postgres` \
+             OS user (Debian's postgresql package does) or run as another user",
+        )?;
+    Ok(Some((entry[2].parse()?, entry[3].parse()?)))
+}
+
+fn as_owner(mut command: Command, owner: Option<(u32, u32)>) -> Command {
+    if let Some((uid, gid)) = owner {
+        command.uid(uid).gid(gid);
+    }
+    command
+}
+
+fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

@@ -1,0 +1,115 @@
+//! `credits demo`: a throwaway PostgreSQL with an incident, and a walk
+//! through the commands that diagnose and repair it.
+
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+
+use crate::cli::{DemoArgs, Format};
+use crate::cluster::LocalCluster;
+use crate::exit::{Code, fail};
+use crate::output::note;
+use crate::reference;
+
+/// The walk-through: each step runs the real binary, as an on-call engineer would.
+const STEPS: &[(&str, &[&str])] = &[
+    (
+        "Which of the tool's migrations does this database have?",
+        &["status"],
+    ),
+    (
+        "What would installing change? (writes nothing)",
+        &["install", "--dry-run"],
+    ),
+    (
+        "Install the tool's schema and indexes.",
+        &["install", "--yes", "--reason", "demo"],
+    ),
+    (
+        "Installing twice changes nothing the second time.",
+        &["install", "--yes", "--reason", "demo"],
+    ),
+    ("Everything is applied now.", &["status"]),
+];
+
+pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
+    if format == Format::Csv {
+        return Err(fail(
+            Code::Usage,
+            "the demo is a walk-through: use --output table or --output json",
+        ));
+    }
+    let json = format == Format::Json;
+    note("Starting a throwaway PostgreSQL cluster...");
+    let cluster = LocalCluster::start(args.keep)?;
+    let mut admin = postgres::Client::connect(&cluster.conninfo("postgres"), postgres::NoTls)?;
+    admin.batch_execute("CREATE DATABASE credits_demo")?;
+    let conninfo = cluster.conninfo("credits_demo");
+    let mut client = postgres::Client::connect(&conninfo, postgres::NoTls)?;
+    reference::create_schema(&mut client)?;
+    let users = (args.recharges / 10).max(1) as i32;
+    let planted = reference::generate_incident(&mut client, args.recharges as i32, users, 42)?;
+    if !json {
+        println!(
+            "An incident was generated: users paid through Stripe and some never got their credits."
+        );
+        println!("What it planted (the diagnosis must find exactly this):");
+        for (kind, count) in &planted {
+            println!("  {kind:<24} {count}");
+        }
+    }
+
+    let exe = std::env::current_exe().context("finding the credits binary")?;
+    let mut steps = Vec::new();
+    for (why, step) in STEPS {
+        let line = format!("credits {}", step.join(" "));
+        let mut command = Command::new(&exe);
+        command.args(*step).env("DATABASE_URL", &conninfo);
+        if json {
+            let output = command
+                .args(["--output", "json"])
+                .stderr(Stdio::inherit())
+                .output()
+                .with_context(|| format!("running {line}"))?;
+            let result: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
+            steps.push(json!({"why": why, "command": line, "exit_code": output.status.code(), "output": result}));
+        } else {
+            println!("\n# {why}\n$ {line}");
+            let status = command
+                .status()
+                .with_context(|| format!("running {line}"))?;
+            println!(
+                "(exit code {})",
+                status.code().map_or("none".into(), |c| c.to_string())
+            );
+        }
+    }
+
+    let kept = args
+        .keep
+        .then(|| json!({"database_url": conninfo, "stop_command": cluster.stop_command()}));
+    if json {
+        let planted: Vec<Value> = planted
+            .iter()
+            .map(|(kind, n)| json!({"kind": kind, "count": n}))
+            .collect();
+        let document = json!({"command": "demo", "planted": planted, "steps": steps, "kept": kept});
+        println!("{}", serde_json::to_string_pretty(&document)?);
+    } else if let Some(kept) = &kept {
+        println!(
+            "\nThe demo database is still running:\n  DATABASE_URL='{}'",
+            kept["database_url"].as_str().unwrap_or_default()
+        );
+        println!(
+            "Stop it and remove its files with:\n  {}",
+            kept["stop_command"].as_str().unwrap_or_default()
+        );
+    } else {
+        println!("\nDone; the demo database is being removed.");
+    }
+    if args.keep {
+        cluster.keep();
+    }
+    Ok(Code::Ok)
+}

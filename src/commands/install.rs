@@ -1,0 +1,245 @@
+//! `credits install`: apply the pending migrations, each atomically with its
+//! history row, serialised by an advisory lock.
+
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use postgres::{SimpleQueryMessage, Transaction};
+use serde_json::Value;
+
+use crate::cli::{Format, InstallArgs};
+use crate::confirm::confirm;
+use crate::contract;
+use crate::db::Db;
+use crate::exit::{Code, fail};
+use crate::migrations::{self, Migration};
+use crate::output::{Report, Section, note};
+use crate::sql;
+
+pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
+    contract::check(db)?;
+    let migrations = migrations::embedded()?;
+    let applied = {
+        let mut tx = db.read_only()?;
+        let applied = migrations::history(&mut tx)?;
+        tx.commit()?;
+        applied
+    };
+    let drifted: Vec<String> = migrations
+        .iter()
+        .filter(|m| {
+            applied
+                .iter()
+                .any(|a| a.version == m.version && a.checksum != m.checksum)
+        })
+        .map(|m| format!("V{:03} {}", m.version, m.name))
+        .collect();
+    if !drifted.is_empty() {
+        return Err(fail(
+            Code::ProblemsFound,
+            format!(
+                "applied migrations differ from this binary's: {}. Nothing was applied; \
+                 see `credits status` and restore the original files before installing.",
+                drifted.join(", ")
+            ),
+        ));
+    }
+    let pending: Vec<&Migration> = migrations
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .collect();
+
+    let mut report = Report::new("install");
+    report.field("database", db.target.to_string());
+    report.field("dry_run", args.write.dry_run);
+    let mut section = Section::new(
+        "migrations",
+        "Migrations",
+        &[
+            "version",
+            "name",
+            "in_transaction",
+            "action",
+            "execution_ms",
+        ],
+    );
+    let row = |m: &Migration, action: &str, ms: Option<i64>| {
+        vec![
+            Value::from(m.version),
+            m.name.clone().into(),
+            m.transactional.into(),
+            action.into(),
+            ms.map_or(Value::Null, Value::from),
+        ]
+    };
+
+    if pending.is_empty() {
+        note(format!(
+            "nothing to apply: all {} migrations are applied",
+            migrations.len()
+        ));
+    } else if args.write.dry_run {
+        for m in &pending {
+            section.push(row(m, "would apply", None));
+        }
+        note(format!(
+            "dry run: {} migration(s) would be applied; nothing was written",
+            pending.len()
+        ));
+    } else {
+        print_plan(&pending);
+        confirm(
+            &args.write,
+            &format!("apply {} migration(s) to {}", pending.len(), db.target),
+        )?;
+        create_history(db)?;
+        for (done, m) in pending.iter().enumerate() {
+            let outcome = apply(db, m, &args.write.operator, args.write.reason.as_deref())
+                .with_context(|| {
+                    let before: Vec<String> = pending[..done]
+                        .iter()
+                        .map(|m| format!("V{:03}", m.version))
+                        .collect();
+                    format!(
+                        "V{:03} {} failed and was not recorded; applied before it in this run: {}. \
+                         Fix the cause and run `credits install` again",
+                        m.version,
+                        m.name,
+                        if before.is_empty() {
+                            "none".to_string()
+                        } else {
+                            before.join(", ")
+                        }
+                    )
+                })?;
+            section.push(match outcome {
+                Some(ms) => row(m, "applied", Some(ms)),
+                None => row(m, "already applied by a concurrent install", None),
+            });
+        }
+    }
+    report.sections.push(section);
+    report.print(format)?;
+    Ok(Code::Ok)
+}
+
+fn print_plan(pending: &[&Migration]) {
+    note("Plan:");
+    for m in pending {
+        let mode = if m.transactional {
+            ""
+        } else {
+            " (outside a transaction)"
+        };
+        note(format!("  apply V{:03} {}{mode}", m.version, m.name));
+    }
+}
+
+/// Applies one migration under the install lock. Returns its execution time,
+/// or None when a concurrent install applied it first.
+fn apply(db: &mut Db, m: &Migration, operator: &str, reason: Option<&str>) -> Result<Option<i64>> {
+    if m.transactional {
+        return with_install_lock(db, |tx| {
+            if !is_pending(tx, m)? {
+                return Ok(None);
+            }
+            let started = Instant::now();
+            tx.batch_execute(m.sql)?;
+            let ms = started.elapsed().as_millis() as i64;
+            record(tx, m, operator, reason, ms)?;
+            Ok(Some(ms))
+        });
+    }
+    // `CREATE INDEX CONCURRENTLY` cannot run in a transaction, and waits for
+    // every transaction that holds a snapshot. So a second connection holds
+    // the install lock in a transaction that keeps no snapshot and locks no
+    // app table, while this connection checks the history in a short
+    // transaction of its own and then builds.
+    let mut holder = db.reconnect()?;
+    with_install_lock(&mut holder, |lock| {
+        let pending = {
+            let mut tx = db.read_only()?;
+            let pending = is_pending(&mut tx, m)?;
+            tx.commit()?;
+            pending
+        };
+        if !pending {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        db.client().batch_execute(m.sql)?;
+        let ms = started.elapsed().as_millis() as i64;
+        record(lock, m, operator, reason, ms)?;
+        Ok(Some(ms))
+    })
+}
+
+/// Creates schema `credits_ops` and its history table if missing, under the
+/// install lock, in a transaction of its own.
+fn create_history(db: &mut Db) -> Result<()> {
+    with_install_lock(db, |tx| {
+        Ok(tx.batch_execute(sql::file("install/schema_history.sql"))?)
+    })
+}
+
+/// Runs `work` in a transaction holding the install lock, and commits.
+///
+/// While another install holds the lock, this one rolls back and retries
+/// rather than waiting inside a transaction: the other install's
+/// `CREATE INDEX CONCURRENTLY` waits for every transaction with a snapshot,
+/// so a waiting transaction would stall it. The lock is tried with a simple
+/// query, which also drops the unnamed portal (and its snapshot) of the
+/// statement before it. Gives up after --statement-timeout.
+fn with_install_lock<T>(
+    db: &mut Db,
+    work: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    let deadline = Instant::now() + db.statement_timeout;
+    let mut told = false;
+    loop {
+        let mut tx = db.transaction()?;
+        let locked = tx.simple_query(sql::file("install/try_lock.sql"))?.iter().any(|message| {
+            matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
+        });
+        if locked {
+            let result = work(&mut tx)?;
+            tx.commit()?;
+            return Ok(result);
+        }
+        tx.rollback()?;
+        if Instant::now() > deadline {
+            return Err(fail(
+                Code::Database,
+                "another `credits install` held the install lock for longer than --statement-timeout; \
+                 nothing more was applied. Wait for it to finish (see pg_stat_activity, \
+                 application_name = 'credits'), or raise --statement-timeout",
+            ));
+        }
+        if !told {
+            note("waiting for another `credits install` on this database to finish...");
+            told = true;
+        }
+        sleep(Duration::from_millis(200));
+    }
+}
+
+/// False when another install applied the migration since this one planned.
+fn is_pending(tx: &mut Transaction<'_>, m: &Migration) -> Result<bool> {
+    let applied = migrations::history(tx)?;
+    Ok(!applied.iter().any(|a| a.version == m.version))
+}
+
+fn record(
+    tx: &mut Transaction<'_>,
+    m: &Migration,
+    operator: &str,
+    reason: Option<&str>,
+    ms: i64,
+) -> Result<()> {
+    tx.execute(
+        sql::file("install/record.sql"),
+        &[&m.version, &m.name, &m.checksum, &operator, &reason, &ms],
+    )?;
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! One file per subcommand, each with a `run` entry point.
+
+pub mod demo;
+pub mod install;
+pub mod status;

@@ -1,0 +1,84 @@
+//! `credits status`: every migration as applied, pending, changed since
+//! applied (checksum drift), or unknown to this binary.
+
+use anyhow::Result;
+use serde_json::Value;
+
+use crate::cli::Format;
+use crate::db::Db;
+use crate::exit::Code;
+use crate::migrations;
+use crate::output::{Report, Section, note};
+
+pub fn run(db: &mut Db, format: Format) -> Result<Code> {
+    let embedded = migrations::embedded()?;
+    let applied = {
+        let mut tx = db.read_only()?;
+        let applied = migrations::history(&mut tx)?;
+        tx.commit()?;
+        applied
+    };
+
+    let mut versions: Vec<i32> = embedded
+        .iter()
+        .map(|m| m.version)
+        .chain(applied.iter().map(|a| a.version))
+        .collect();
+    versions.sort();
+    versions.dedup();
+
+    let mut section = Section::new(
+        "migrations",
+        "Migrations",
+        &["version", "name", "state", "applied_at", "applied_by"],
+    );
+    let mut drift = 0;
+    for version in versions {
+        let ours = embedded.iter().find(|m| m.version == version);
+        let theirs = applied.iter().find(|a| a.version == version);
+        let (name, state) = match (ours, theirs) {
+            (Some(m), None) => (m.name.clone(), "pending"),
+            (Some(m), Some(a)) if a.checksum == m.checksum => (m.name.clone(), "applied"),
+            (Some(m), Some(_)) => {
+                drift += 1;
+                (m.name.clone(), "changed since applied")
+            }
+            (None, Some(a)) => (a.name.clone(), "unknown to this binary"),
+            (None, None) => unreachable!("version {version} came from one of the two lists"),
+        };
+        section.push(vec![
+            Value::from(version),
+            name.into(),
+            state.into(),
+            theirs.map_or(Value::Null, |a| a.applied_at.to_rfc3339().into()),
+            theirs.map_or(Value::Null, |a| a.applied_by.clone().into()),
+        ]);
+    }
+
+    let pending = section
+        .rows
+        .iter()
+        .filter(|row| row[2] == "pending")
+        .count();
+    let mut report = Report::new("status");
+    report.field("database", db.target.to_string());
+    report.field("pending", pending);
+    report.field("drift", drift);
+    report.sections.push(section);
+    report.print(format)?;
+
+    if drift > 0 {
+        note(format!(
+            "{drift} applied migration(s) changed since they were applied: the database may not \
+             have what this binary expects. Restore the original file, or write a new migration \
+             for the change."
+        ));
+        return Ok(Code::ProblemsFound);
+    }
+    if pending > 0 {
+        note(format!(
+            "{pending} migration(s) pending: run `credits install`"
+        ));
+    }
+    Ok(Code::Ok)
+}

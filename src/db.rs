@@ -1,0 +1,85 @@
+//! A connection with the session guards applied to every transaction.
+//!
+//! All work happens inside explicit transactions: a transaction-mode pooler
+//! (Supabase port 6543, PgBouncer) keeps one server connection for the whole
+//! transaction, so the statements the client prepares stay valid there.
+
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use postgres::{Client, Transaction};
+
+use crate::cli::GlobalOpts;
+use crate::connect::{self, Target};
+use crate::sql;
+
+pub struct Db {
+    client: Client,
+    pub target: Target,
+    database_url: Option<String>,
+    pub statement_timeout: Duration,
+    statement_timeout_ms: String,
+    lock_timeout_ms: String,
+}
+
+impl Db {
+    pub fn connect(opts: &GlobalOpts) -> Result<Db> {
+        let (client, target) = connect::connect(opts.database_url.as_deref())?;
+        Ok(Db {
+            client,
+            target,
+            database_url: opts.database_url.clone(),
+            statement_timeout: opts.statement_timeout,
+            statement_timeout_ms: opts.statement_timeout.as_millis().to_string(),
+            lock_timeout_ms: opts.lock_timeout.as_millis().to_string(),
+        })
+    }
+
+    /// A second connection to the same database with the same guards.
+    pub fn reconnect(&self) -> Result<Db> {
+        let (client, target) = connect::connect(self.database_url.as_deref())?;
+        Ok(Db {
+            client,
+            target,
+            database_url: self.database_url.clone(),
+            statement_timeout: self.statement_timeout,
+            statement_timeout_ms: self.statement_timeout_ms.clone(),
+            lock_timeout_ms: self.lock_timeout_ms.clone(),
+        })
+    }
+
+    /// A read-write transaction with the guards set.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>> {
+        let mut tx = self.client.transaction()?;
+        guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
+        Ok(tx)
+    }
+
+    /// A read-only transaction with the guards set: diagnosis can never write,
+    /// and it also runs on a read replica.
+    pub fn read_only(&mut self) -> Result<Transaction<'_>> {
+        let mut tx = self.client.build_transaction().read_only(true).start()?;
+        guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
+        Ok(tx)
+    }
+
+    /// The bare connection, for the statements that cannot run inside a
+    /// transaction (`CREATE INDEX CONCURRENTLY`). Only the simple query
+    /// protocol is used on it, so nothing depends on a prepared statement.
+    pub fn client(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+fn guard(
+    tx: &mut Transaction<'_>,
+    statement_timeout_ms: &str,
+    lock_timeout_ms: &str,
+) -> Result<()> {
+    tx.execute(
+        sql::file("session/guards.sql"),
+        &[&statement_timeout_ms, &lock_timeout_ms],
+    )
+    .context("setting statement_timeout and lock_timeout")?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! `credits`: diagnose and repair a Stripe-fed prepaid-credits ledger in
+//! Supabase/PostgreSQL. `main.rs` shows the flow; each command is one file
+//! under `commands/` plus its SQL under `sql/`.
+
+pub mod cli;
+pub mod cluster;
+pub mod commands;
+pub mod confirm;
+pub mod connect;
+pub mod contract;
+pub mod db;
+pub mod exit;
+pub mod migrations;
+pub mod output;
+pub mod reference;
+pub mod sql;

@@ -1,0 +1,128 @@
+//! The versioned SQL of `sql/migrations/V<NNN>__<name>.sql` and its history
+//! in `credits_ops.schema_history`.
+
+use std::collections::BTreeMap;
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+use postgres::GenericClient;
+use sha2::{Digest, Sha256};
+
+use crate::sql;
+
+/// A file's first line that makes it run outside a transaction.
+const NO_TRANSACTION: &str = "-- credits:no-transaction";
+
+pub struct Migration {
+    pub version: i32,
+    pub name: String,
+    pub sql: &'static str,
+    pub checksum: String,
+    pub transactional: bool,
+}
+
+/// One row of `credits_ops.schema_history`.
+pub struct Applied {
+    pub version: i32,
+    pub name: String,
+    pub checksum: String,
+    pub applied_at: DateTime<Utc>,
+    pub applied_by: String,
+}
+
+/// Every migration embedded in this binary, in version order.
+pub fn embedded() -> Result<Vec<Migration>> {
+    let mut migrations: BTreeMap<i32, Migration> = BTreeMap::new();
+    for (file, text) in sql::dir("migrations") {
+        let Some((version, name)) = parse_file_name(file) else {
+            bail!("sql/migrations/{file} is not named V<NNN>__<name>.sql");
+        };
+        let migration = Migration {
+            version,
+            name: name.to_string(),
+            sql: text,
+            checksum: checksum(text),
+            transactional: text.lines().next().map(str::trim_end) != Some(NO_TRANSACTION),
+        };
+        if let Some(other) = migrations.insert(version, migration) {
+            bail!(
+                "two migrations have version {version} ({} and {file})",
+                other.name
+            );
+        }
+    }
+    Ok(migrations.into_values().collect())
+}
+
+fn parse_file_name(file: &str) -> Option<(i32, &str)> {
+    let stem = file.strip_prefix('V')?.strip_suffix(".sql")?;
+    let (digits, name) = stem.split_once("__")?;
+    let valid =
+        !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && !name.is_empty();
+    Some((digits.parse().ok().filter(|_| valid)?, name))
+}
+
+/// The sha-256 of a file, with line endings normalised so a checkout with
+/// CRLF line endings is not mistaken for an edited migration.
+pub fn checksum(text: &str) -> String {
+    let normalised = text.replace("\r\n", "\n");
+    Sha256::digest(normalised.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+/// The applied migrations, or none when credits was never installed.
+pub fn history(client: &mut impl GenericClient) -> Result<Vec<Applied>> {
+    let installed: bool = client
+        .query_one(sql::file("install/history_exists.sql"), &[])?
+        .get("installed");
+    if !installed {
+        return Ok(Vec::new());
+    }
+    let rows = client.query(sql::file("install/history.sql"), &[])?;
+    Ok(rows
+        .iter()
+        .map(|row| Applied {
+            version: row.get("version"),
+            name: row.get("name"),
+            checksum: row.get("checksum"),
+            applied_at: row.get("applied_at"),
+            applied_by: row.get("applied_by"),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_parse_only_in_the_documented_form() {
+        assert_eq!(parse_file_name("V001__schema.sql"), Some((1, "schema")));
+        assert_eq!(parse_file_name("V12__a_b.sql"), Some((12, "a_b")));
+        assert_eq!(parse_file_name("V001_schema.sql"), None);
+        assert_eq!(parse_file_name("Vx01__schema.sql"), None);
+        assert_eq!(parse_file_name("V001__.sql"), None);
+        assert_eq!(parse_file_name("001__schema.sql"), None);
+    }
+
+    #[test]
+    fn checksum_ignores_line_ending_style_but_not_content() {
+        assert_eq!(checksum("a\r\nb\r\n"), checksum("a\nb\n"));
+        assert_ne!(checksum("a\nb\n"), checksum("a\nc\n"));
+        assert_eq!(checksum("").len(), 64);
+    }
+
+    #[test]
+    fn every_embedded_migration_is_well_formed() {
+        let migrations = embedded().expect("embedded migrations parse");
+        assert!(!migrations.is_empty());
+        let versions: Vec<i32> = migrations.iter().map(|m| m.version).collect();
+        let mut sorted = versions.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(versions, sorted);
+        assert!(migrations.iter().any(|m| !m.transactional));
+    }
+}

@@ -1,0 +1,141 @@
+//! Rendering results: tables for people, JSON and CSV for scripts.
+//!
+//! A command builds a [`Report`]: top-level fields plus named sections of rows.
+//! JSON is one document per run; CSV is the report's first section; a table
+//! prints every section. Data goes to stdout, everything else to stderr.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::Result;
+use comfy_table::{ContentArrangement, Table, presets};
+use serde_json::{Map, Value};
+
+use crate::cli::Format;
+
+/// One table of a report: a name (its JSON key), column names, and rows.
+pub struct Section {
+    pub name: &'static str,
+    pub title: String,
+    pub columns: Vec<&'static str>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+impl Section {
+    pub fn new(name: &'static str, title: impl Into<String>, columns: &[&'static str]) -> Self {
+        Section {
+            name,
+            title: title.into(),
+            columns: columns.to_vec(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, row: Vec<Value>) {
+        debug_assert_eq!(row.len(), self.columns.len());
+        self.rows.push(row);
+    }
+
+    fn to_json(&self) -> Value {
+        let rows = self.rows.iter().map(|row| {
+            let object: Map<String, Value> = self
+                .columns
+                .iter()
+                .map(|column| column.to_string())
+                .zip(row.iter().cloned())
+                .collect();
+            Value::Object(object)
+        });
+        Value::Array(rows.collect())
+    }
+}
+
+/// What a command prints on stdout.
+pub struct Report {
+    pub command: &'static str,
+    pub fields: Map<String, Value>,
+    pub sections: Vec<Section>,
+}
+
+impl Report {
+    pub fn new(command: &'static str) -> Self {
+        Report {
+            command,
+            fields: Map::new(),
+            sections: Vec::new(),
+        }
+    }
+
+    pub fn field(&mut self, key: &str, value: impl Into<Value>) {
+        self.fields.insert(key.to_string(), value.into());
+    }
+
+    pub fn print(&self, format: Format) -> Result<()> {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        match format {
+            Format::Json => {
+                let mut document = Map::new();
+                document.insert("command".into(), self.command.into());
+                document.extend(self.fields.clone());
+                for section in &self.sections {
+                    document.insert(section.name.into(), section.to_json());
+                }
+                serde_json::to_writer_pretty(&mut out, &Value::Object(document))?;
+                writeln!(out)?;
+            }
+            Format::Csv => {
+                if let Some(section) = self.sections.first() {
+                    let mut writer = csv::Writer::from_writer(&mut out);
+                    writer.write_record(&section.columns)?;
+                    for row in &section.rows {
+                        writer.write_record(row.iter().map(plain))?;
+                    }
+                    writer.flush()?;
+                }
+            }
+            Format::Table => {
+                let terminal = std::io::stdout().is_terminal();
+                for section in &self.sections {
+                    writeln!(out, "{}", section.title)?;
+                    if section.rows.is_empty() {
+                        writeln!(out, "(none)\n")?;
+                        continue;
+                    }
+                    writeln!(out, "{}\n", render_table(section, terminal))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A value as a person reads it: strings without quotes, null as empty.
+pub fn plain(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn render_table(section: &Section, terminal: bool) -> Table {
+    let mut table = Table::new();
+    if terminal {
+        table
+            .load_preset(presets::UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic);
+    } else {
+        // Plain ASCII when piped or logged: greps well and pastes into tickets.
+        table.load_preset(presets::ASCII_MARKDOWN).force_no_tty();
+    }
+    table.set_header(&section.columns);
+    for row in &section.rows {
+        table.add_row(row.iter().map(plain));
+    }
+    table
+}
+
+/// A message for the person at the terminal: stderr, never mixed with data.
+pub fn note(message: impl std::fmt::Display) {
+    eprintln!("{message}");
+}

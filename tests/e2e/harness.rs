@@ -1,0 +1,222 @@
+//! One PostgreSQL server per test run, one database per test.
+//!
+//! Without `CREDITS_TEST_DATABASE_URL`, the first test to need it starts a
+//! throwaway cluster (the same code as `credits demo`); its watchdog stops it
+//! and removes its files when the test process ends, also on failure or
+//! Ctrl-C. Every test database is created from a template holding the
+//! reference schema, so tests run in parallel without sharing data.
+
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use credits::cluster::LocalCluster;
+use credits::reference;
+
+const TEMPLATE: &str = "credits_test_template";
+
+struct Server {
+    /// A connection string for the server's maintenance database.
+    admin: String,
+    external: bool,
+    _cluster: Option<LocalCluster>,
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        let (admin, cluster) = match std::env::var("CREDITS_TEST_DATABASE_URL") {
+            Ok(url) if !url.is_empty() => (url, None),
+            _ => {
+                let cluster = LocalCluster::start(false).expect("starting a throwaway PostgreSQL");
+                (cluster.conninfo("postgres"), Some(cluster))
+            }
+        };
+        let external = cluster.is_none();
+        let mut client = connect(&admin);
+        for statement in [
+            format!("DROP DATABASE IF EXISTS {TEMPLATE} WITH (FORCE)"),
+            format!("CREATE DATABASE {TEMPLATE}"),
+        ] {
+            client
+                .batch_execute(&statement)
+                .expect("creating the template database");
+        }
+        let mut template = connect(&with_dbname(&admin, TEMPLATE));
+        reference::create_schema(&mut template).expect("loading the reference schema");
+        Server {
+            admin,
+            external,
+            _cluster: cluster,
+        }
+    })
+}
+
+/// A connection string naming another database on the same server.
+fn with_dbname(conninfo: &str, dbname: &str) -> String {
+    if conninfo.starts_with("postgres://") || conninfo.starts_with("postgresql://") {
+        let mut url = url::Url::parse(conninfo).expect("CREDITS_TEST_DATABASE_URL is a valid URL");
+        url.set_path(dbname);
+        url.to_string()
+    } else {
+        format!("{conninfo} dbname={dbname}")
+    }
+}
+
+pub fn connect(conninfo: &str) -> postgres::Client {
+    credits::connect::connect(Some(conninfo))
+        .expect("connecting to the test server")
+        .0
+}
+
+/// A fresh database with the reference schema (roles, auth, app tables, no data).
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let server = server();
+        let name = format!(
+            "credits_test_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
+        connect(&server.admin)
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+            .expect("creating a test database");
+        let url = with_dbname(&server.admin, &name);
+        TestDb { name, url }
+    }
+
+    /// A database with the reference incident generated in it.
+    pub fn with_incident(recharges: i32, users: i32) -> (TestDb, Vec<(String, i32)>) {
+        let db = TestDb::new();
+        let planted = reference::generate_incident(&mut db.client(), recharges, users, 42)
+            .expect("generating the incident");
+        (db, planted)
+    }
+
+    pub fn client(&self) -> postgres::Client {
+        connect(&self.url)
+    }
+
+    /// Runs the real `credits` binary against this database, without a
+    /// terminal on stdin (as from a script or CI).
+    pub fn credits(&self, args: &[&str]) -> Run {
+        credits_with_env(args, &[("DATABASE_URL", &self.url)])
+    }
+
+    /// A fingerprint of everything in the database: every relation's name
+    /// and contents, every schema, function and index. Equal fingerprints
+    /// mean nothing was written.
+    pub fn fingerprint(&self) -> Vec<(String, String)> {
+        let mut client = self.client();
+        let objects = client
+            .query(
+                "SELECT n.nspname || '.' || c.relname AS name, c.relkind::text AS kind, \
+                        format('%I.%I', n.nspname, c.relname) AS quoted \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' \
+                 UNION ALL SELECT p.oid::regprocedure::text, 'function', NULL FROM pg_proc p \
+                   JOIN pg_namespace n ON n.oid = p.pronamespace \
+                   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') \
+                 UNION ALL SELECT nspname, 'schema', NULL FROM pg_namespace \
+                 ORDER BY 1",
+                &[],
+            )
+            .unwrap();
+        objects
+            .iter()
+            .map(|row| {
+                let name: String = row.get("name");
+                let kind: String = row.get("kind");
+                let contents = match (kind.as_str(), row.get::<_, Option<String>>("quoted")) {
+                    ("r", Some(quoted)) => client
+                        .query_one(&format!("SELECT coalesce(md5(string_agg(t::text, ',' ORDER BY t::text)), '') FROM {quoted} t"), &[])
+                        .unwrap()
+                        .get(0),
+                    _ => kind,
+                };
+                (name, contents)
+            })
+            .collect()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // A throwaway cluster goes away whole; on a shared server, clean up.
+        if server().external {
+            let _ = connect(&server().admin).batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
+        }
+    }
+}
+
+/// What one run of the binary did.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs `credits` with only the given environment variables added (and the
+/// libpq ones removed, so the developer's own settings cannot leak in).
+pub fn credits_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_credits"));
+    command.args(args).env("NO_COLOR", "1");
+    for var in [
+        "DATABASE_URL",
+        "PGHOST",
+        "PGPORT",
+        "PGUSER",
+        "PGPASSWORD",
+        "PGDATABASE",
+        "PGSSLMODE",
+        "PGSSLROOTCERT",
+        "PGPASSFILE",
+    ] {
+        command.env_remove(var);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = command.output().expect("running credits");
+    Run {
+        code: status.code().expect("credits exited normally"),
+        stdout: String::from_utf8(stdout).unwrap(),
+        stderr: String::from_utf8(stderr).unwrap(),
+    }
+}

@@ -1,0 +1,163 @@
+use std::thread;
+
+use crate::harness::TestDb;
+
+fn applied_versions(db: &TestDb) -> Vec<i32> {
+    db.client()
+        .query(
+            "SELECT version FROM credits_ops.schema_history ORDER BY version",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+fn embedded_versions() -> Vec<i32> {
+    credits::migrations::embedded()
+        .unwrap()
+        .iter()
+        .map(|m| m.version)
+        .collect()
+}
+
+fn actions(run: &crate::harness::Run) -> Vec<String> {
+    run.json()["migrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["action"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn install_twice_applies_everything_once() {
+    let db = TestDb::new();
+    let first = db.credits(&["install", "--yes", "--reason", "test", "--output", "json"]);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(actions(&first), vec!["applied"; embedded_versions().len()]);
+    assert_eq!(applied_versions(&db), embedded_versions());
+    let index_valid: bool = db
+        .client()
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.credits_transaction_recharge_idx'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(index_valid, "the concurrently built index is valid");
+
+    let before = db.fingerprint();
+    let second = db.credits(&["install", "--yes", "--output", "json"]);
+    assert_eq!(second.code, 0, "{second:?}");
+    assert!(actions(&second).is_empty(), "{second:?}");
+    assert!(second.stderr.contains("nothing to apply"), "{second:?}");
+    assert_eq!(db.fingerprint(), before, "a second install changes nothing");
+
+    let row = db
+        .client()
+        .query_one("SELECT applied_by, reason, length(checksum) FROM credits_ops.schema_history WHERE version = 1", &[])
+        .unwrap();
+    assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("test"));
+    assert_eq!(row.get::<_, i32>(2), 64, "a sha-256 in hex");
+}
+
+#[test]
+fn dry_run_lists_the_plan_and_writes_nothing() {
+    let (db, _) = TestDb::with_incident(1000, 100);
+    let before = db.fingerprint();
+    let run = db.credits(&["install", "--dry-run", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        actions(&run),
+        vec!["would apply"; embedded_versions().len()]
+    );
+    assert_eq!(run.json()["dry_run"], true);
+    assert_eq!(db.fingerprint(), before, "--dry-run wrote something");
+}
+
+#[test]
+fn install_without_yes_and_without_a_terminal_refuses() {
+    let db = TestDb::new();
+    let before = db.fingerprint();
+    let run = db.credits(&["install"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--yes"), "{run:?}");
+    assert_eq!(db.fingerprint(), before);
+}
+
+#[test]
+fn concurrent_installs_never_both_apply_a_version() {
+    let db = TestDb::new();
+    let runs: Vec<_> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| scope.spawn(|| db.credits(&["install", "--yes", "--output", "json"])))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut applied_count = 0;
+    for run in &runs {
+        assert_eq!(run.code, 0, "{run:?}");
+        applied_count += actions(run).iter().filter(|a| *a == "applied").count();
+    }
+    assert_eq!(
+        applied_count,
+        embedded_versions().len(),
+        "each version applied by exactly one install"
+    );
+    assert_eq!(applied_versions(&db), embedded_versions());
+}
+
+#[test]
+fn status_reports_pending_then_applied_then_drift() {
+    let db = TestDb::new();
+    let states = |run: &crate::harness::Run| -> Vec<String> {
+        run.json()["migrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["state"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let fresh = db.credits(&["status", "--output", "json"]);
+    assert_eq!(fresh.code, 0, "{fresh:?}");
+    assert_eq!(states(&fresh), vec!["pending"; embedded_versions().len()]);
+
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    let installed = db.credits(&["status", "--output", "json"]);
+    assert_eq!(installed.code, 0, "{installed:?}");
+    assert_eq!(
+        states(&installed),
+        vec!["applied"; embedded_versions().len()]
+    );
+
+    // What an edited migration file looks like from the database's side:
+    // the recorded checksum no longer matches the binary's.
+    let mut client = db.client();
+    client
+        .execute(
+            "UPDATE credits_ops.schema_history SET checksum = repeat('0', 64) WHERE version = 1",
+            &[],
+        )
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO credits_ops.schema_history (version, name, checksum, applied_by, execution_ms) \
+             VALUES (999, 'from_a_newer_binary', repeat('f', 64), 'someone', 1)",
+            &[],
+        )
+        .unwrap();
+    let drifted = db.credits(&["status", "--output", "json"]);
+    assert_eq!(drifted.code, 1, "{drifted:?}");
+    let states = states(&drifted);
+    assert_eq!(states[0], "changed since applied");
+    assert_eq!(states.last().unwrap(), "unknown to this binary");
+    assert_eq!(drifted.json()["drift"], 1);
+
+    let before = db.fingerprint();
+    let refused = db.credits(&["install", "--yes"]);
+    assert_eq!(refused.code, 1, "install refuses on drift: {refused:?}");
+    assert!(refused.stderr.contains("V001"), "{refused:?}");
+    assert_eq!(db.fingerprint(), before);
+}

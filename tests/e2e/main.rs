@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `credits` binary against real PostgreSQL.
+
+mod cli;
+mod contract;
+mod demo;
+mod harness;
+mod install;
+mod reference;
