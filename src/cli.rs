@@ -38,6 +38,12 @@ pub enum Command {
     ///
     /// Example: credits status --output json
     Status,
+    /// Diagnose: run every check and report what is wrong, with the command that fixes it.
+    ///
+    /// Read-only, on one consistent snapshot. Exits 1 when a problem is found.
+    ///
+    /// Example: credits debug --since 36h --user someone@example.com
+    Debug(DebugArgs),
     /// Run a throwaway local PostgreSQL with an incident and walk through the tool.
     ///
     /// Example: credits demo --keep
@@ -97,6 +103,40 @@ pub struct WriteOpts {
 pub struct InstallArgs {
     #[command(flatten)]
     pub write: WriteOpts,
+}
+
+/// Which recharges and users a diagnosis looks at.
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    /// Recharges created since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
+    #[arg(long, default_value = "7d")]
+    pub since: String,
+
+    /// A pending recharge older than this is stuck (e.g. 1h, 30min).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    pub stuck_after: Duration,
+
+    /// Only this user: a user id (uuid) or an email in auth.users.
+    #[arg(long)]
+    pub user: Option<String>,
+
+    /// Only the recharge of this Stripe payment intent (pi_...).
+    #[arg(long)]
+    pub payment_intent: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DebugArgs {
+    #[command(flatten)]
+    pub scope: ScopeArgs,
+
+    /// Rows shown per check in the details table (JSON and CSV always carry every row).
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+
+    /// Show every row of every check.
+    #[arg(long)]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

@@ -63,6 +63,20 @@ impl Db {
         Ok(tx)
     }
 
+    /// A read-only transaction on one snapshot: every query in it sees the
+    /// database at the same instant, so a report's parts agree with each
+    /// other while the webhook keeps writing.
+    pub fn snapshot(&mut self) -> Result<Transaction<'_>> {
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
+        Ok(tx)
+    }
+
     /// The bare connection, for the statements that cannot run inside a
     /// transaction (`CREATE INDEX CONCURRENTLY`). Only the simple query
     /// protocol is used on it, so nothing depends on a prepared statement.

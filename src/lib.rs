@@ -2,6 +2,7 @@
 //! Supabase/PostgreSQL. `main.rs` shows the flow; each command is one file
 //! under `commands/` plus its SQL under `sql/`.
 
+pub mod checks;
 pub mod cli;
 pub mod cluster;
 pub mod commands;
@@ -13,4 +14,5 @@ pub mod exit;
 pub mod migrations;
 pub mod output;
 pub mod reference;
+pub mod scope;
 pub mod sql;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use credits::cli::{Cli, Command};
-use credits::commands::{demo, install, status};
+use credits::commands::{debug, demo, install, status};
 use credits::db::Db;
 use credits::exit::{self, Code};
 
@@ -28,5 +28,6 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
         Command::Demo(args) => demo::run(args, format),
         Command::Install(args) => install::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Status => status::run(&mut Db::connect(&cli.global)?, format),
+        Command::Debug(args) => debug::run(&mut Db::connect(&cli.global)?, args, format),
     }
 }

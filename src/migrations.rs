@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use postgres::GenericClient;
 use sha2::{Digest, Sha256};
 
+use crate::exit::{Code, fail};
 use crate::sql;
 
 /// A file's first line that makes it run outside a transaction.
@@ -91,6 +92,32 @@ pub fn history(client: &mut impl GenericClient) -> Result<Vec<Applied>> {
             applied_by: row.get("applied_by"),
         })
         .collect())
+}
+
+/// Fails with exit code 4 unless every migration of this binary is applied
+/// unchanged: the commands rely on the objects they create.
+pub fn require_installed(client: &mut impl GenericClient) -> Result<()> {
+    let applied = history(client)?;
+    let missing: Vec<String> = embedded()?
+        .iter()
+        .filter(|m| {
+            !applied
+                .iter()
+                .any(|a| a.version == m.version && a.checksum == m.checksum)
+        })
+        .map(|m| format!("V{:03} {}", m.version, m.name))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(fail(
+        Code::Contract,
+        format!(
+            "credits is not installed in this database, or not this version of it (missing or changed: {}). \
+             Run `credits install --dry-run`, then `credits install`; `credits status` shows the details.",
+            missing.join(", ")
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Rendering results: tables for people, JSON and CSV for scripts.
 //!
 //! A command builds a [`Report`]: top-level fields plus named sections of rows.
-//! JSON is one document per run; CSV is the report's first section; a table
+//! JSON is one document per run; CSV is one section (the first, unless the
+//! command names another); a table
 //! prints every section. Data goes to stdout, everything else to stderr.
 
 use std::io::{IsTerminal, Write};
@@ -54,6 +55,8 @@ pub struct Report {
     pub command: &'static str,
     pub fields: Map<String, Value>,
     pub sections: Vec<Section>,
+    /// The section CSV prints; the first one when empty.
+    pub csv_section: &'static str,
 }
 
 impl Report {
@@ -62,6 +65,7 @@ impl Report {
             command,
             fields: Map::new(),
             sections: Vec::new(),
+            csv_section: "",
         }
     }
 
@@ -84,7 +88,8 @@ impl Report {
                 writeln!(out)?;
             }
             Format::Csv => {
-                if let Some(section) = self.sections.first() {
+                let chosen = self.sections.iter().find(|s| s.name == self.csv_section);
+                if let Some(section) = chosen.or(self.sections.first()) {
                     let mut writer = csv::Writer::from_writer(&mut out);
                     writer.write_record(&section.columns)?;
                     for row in &section.rows {

@@ -41,3 +41,11 @@ pub fn generate_incident(
         .map(|row| (row.get("kind"), row.get("expected")))
         .collect())
 }
+
+/// The email of a user the incident broke with a finding of `kind`.
+pub fn sample_user(client: &mut Client, kind: &str) -> Result<String> {
+    let row = client
+        .query_one(sql::file("reference/sample_user.sql"), &[&kind])
+        .with_context(|| format!("finding a user with a {kind} finding"))?;
+    Ok(row.get("email"))
+}

@@ -31,6 +31,14 @@ const STEPS: &[(&str, &[&str])] = &[
         &["install", "--yes", "--reason", "demo"],
     ),
     ("Everything is applied now.", &["status"]),
+    (
+        "Diagnose: every check, with the command that fixes each finding (exit code 1: problems found).",
+        &["debug", "--limit", "3"],
+    ),
+    (
+        "The same, for one user who paid and got nothing, looked up by email.",
+        &["debug", "--user", "{user}"],
+    ),
 ];
 
 pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
@@ -60,12 +68,17 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
         }
     }
 
+    let user = reference::sample_user(&mut client, "MISSING_TRANSACTION")?;
     let exe = std::env::current_exe().context("finding the credits binary")?;
     let mut steps = Vec::new();
     for (why, step) in STEPS {
+        let step: Vec<&str> = step
+            .iter()
+            .map(|arg| if *arg == "{user}" { user.as_str() } else { arg })
+            .collect();
         let line = format!("credits {}", step.join(" "));
         let mut command = Command::new(&exe);
-        command.args(*step).env("DATABASE_URL", &conninfo);
+        command.args(&step).env("DATABASE_URL", &conninfo);
         if json {
             let output = command
                 .args(["--output", "json"])

@@ -1,5 +1,6 @@
 //! One file per subcommand, each with a `run` entry point.
 
+pub mod debug;
 pub mod demo;
 pub mod install;
 pub mod status;

@@ -2,6 +2,7 @@
 
 mod cli;
 mod contract;
+mod debug;
 mod demo;
 mod harness;
 mod install;

@@ -1,0 +1,26 @@
+-- title: Failed recharge with no evidence of payment: verify in Stripe before crediting
+-- fix: credits retry-failed --paid <payment_intent_id> (only after checking the Stripe dashboard)
+WITH failed AS (
+    SELECT r.* FROM credits_ops.recharge_scope r
+    WHERE r.status = 'failed'
+      AND NOT EXISTS (SELECT FROM public.credit_transaction t
+                      WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
+)
+SELECT 'FAILED_UNVERIFIED'::text AS check_name,
+       'warning'::text AS severity,
+       f.id AS recharge_id,
+       f.user_id,
+       f.payment_intent_id,
+       f.amount::bigint AS credits,
+       CASE WHEN f.payment_intent_id IS NULL
+            THEN 'marked failed before a payment intent existed'
+            ELSE 'marked failed; no success event or succeeded payment intent is stored' END AS detail,
+       CASE WHEN f.payment_intent_id IS NULL THEN NULL
+            ELSE 'credits retry-failed --paid ' || f.payment_intent_id END AS fix
+FROM failed f
+WHERE f.payment_intent_id IS NULL
+   OR f.payment_intent_id NOT IN (
+        SELECT e.payment_intent_id
+        FROM credits_ops.payment_evidence(ARRAY(SELECT payment_intent_id FROM failed
+                                                WHERE payment_intent_id IS NOT NULL)) e)
+ORDER BY f.created_at;

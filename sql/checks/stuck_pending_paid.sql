@@ -1,0 +1,25 @@
+-- title: Pending for longer than --stuck-after although Stripe shows it paid
+-- fix: credits retry-failed --include-pending
+WITH stuck AS (
+    SELECT r.* FROM credits_ops.recharge_scope r
+    WHERE r.status = 'pending'
+      AND r.created_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval
+      AND NOT EXISTS (SELECT FROM public.credit_transaction t
+                      WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
+), evidence AS (
+    SELECT e.payment_intent_id, string_agg(DISTINCT e.source, ', ') AS sources
+    FROM credits_ops.payment_evidence(ARRAY(SELECT payment_intent_id FROM stuck
+                                            WHERE payment_intent_id IS NOT NULL)) e
+    GROUP BY e.payment_intent_id
+)
+SELECT 'STUCK_PENDING_PAID'::text AS check_name,
+       'error'::text AS severity,
+       s.id AS recharge_id,
+       s.user_id,
+       s.payment_intent_id,
+       s.amount::bigint AS credits,
+       format('pending since %s, but paid: %s', s.created_at, e.sources) AS detail,
+       'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d') AS fix
+FROM stuck s
+JOIN evidence e ON e.payment_intent_id = s.payment_intent_id
+ORDER BY s.created_at;

@@ -1,0 +1,28 @@
+-- title: Webhook event that failed or was never processed, for a payment not credited
+-- fix: credits retry-failed --include-pending
+-- requires: public.stripe_webhook_event
+-- Events whose payment was credited since are resolved and not listed.
+-- "Never processed": still 'received' longer than --stuck-after after it
+-- arrived (a handler may legitimately still be working before that).
+SELECT 'WEBHOOK_EVENT_FAILED'::text AS check_name,
+       'warning'::text AS severity,
+       r.id AS recharge_id,
+       r.user_id,
+       e.payment_intent_id,
+       r.amount::bigint AS credits,
+       CASE e.status
+           WHEN 'failed' THEN format('%s %s failed at %s: %s', e.type, e.id, e.received_at, coalesce(e.error, 'no error recorded'))
+           ELSE format('%s %s received at %s and never processed', e.type, e.id, e.received_at)
+       END AS detail,
+       'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d') AS fix
+FROM public.stripe_webhook_event e
+LEFT JOIN public.credit_recharge r ON r.payment_intent_id = e.payment_intent_id
+WHERE (e.status = 'failed' OR (e.status = 'received' AND e.received_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval))
+  AND e.received_at >= coalesce(nullif(current_setting('credits.since', true), '')::timestamptz, now() - interval '7 days')
+  AND (nullif(current_setting('credits.payment_intent', true), '') IS NULL
+       OR e.payment_intent_id = nullif(current_setting('credits.payment_intent', true), ''))
+  AND (nullif(current_setting('credits.user_id', true), '') IS NULL
+       OR r.user_id = nullif(current_setting('credits.user_id', true), '')::uuid)
+  AND NOT EXISTS (SELECT FROM public.credit_transaction t
+                  WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
+ORDER BY e.received_at;

@@ -1,0 +1,27 @@
+-- title: No payment success event has arrived for longer than --stuck-after while recharges wait: the webhook is probably misconfigured or not reaching the app
+-- fix: none: check the endpoint and its signing secret in the Stripe dashboard (Developers > Webhooks)
+-- requires: public.stripe_webhook_event
+WITH last_success AS (
+    SELECT max(e.received_at) AS at
+    FROM public.stripe_webhook_event e
+    WHERE e.type IN ('payment_intent.succeeded', 'checkout.session.async_payment_succeeded',
+                     'checkout.session.completed')
+), waiting AS (
+    SELECT count(*) AS n, min(r.created_at) AS oldest, sum(r.amount) AS credits
+    FROM credits_ops.recharge_scope r, last_success s
+    WHERE r.status = 'pending'
+      AND r.created_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval
+      AND (s.at IS NULL OR r.created_at > s.at)
+)
+SELECT 'WEBHOOK_SILENT'::text AS check_name,
+       'error'::text AS severity,
+       NULL::uuid AS recharge_id,
+       NULL::uuid AS user_id,
+       NULL::text AS payment_intent_id,
+       w.credits::bigint AS credits,
+       format('last success event: %s; %s recharges pending since then (oldest %s)',
+              coalesce(s.at::text, 'never'), w.n, w.oldest) AS detail,
+       NULL::text AS fix
+FROM waiting w, last_success s
+WHERE w.n > 0
+  AND (s.at IS NULL OR s.at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval);

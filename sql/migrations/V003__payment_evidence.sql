@@ -1,0 +1,57 @@
+-- Evidence that Stripe collected the money, decided in this one place for
+-- the diagnosis and the repairs (credits-domain.md, "Evidence of payment"):
+--   1. a stored webhook event of a success type for the payment intent:
+--      payment_intent.succeeded, checkout.session.async_payment_succeeded, or
+--      checkout.session.completed whose payment_status is 'paid' (an 'unpaid'
+--      completed checkout is NOT a payment). The event's own processing
+--      status does not matter: a failed or skipped delivery still proves
+--      that Stripe reported the payment;
+--   2. a row of stripe.payment_intents (Stripe Sync Engine / wrapper) with
+--      status 'succeeded'.
+-- Both tables are optional, so they are looked up only when they exist.
+-- Takes the candidate payment intents as an array so callers stay set-based.
+CREATE FUNCTION credits_ops.payment_evidence(p_payment_intents text[])
+RETURNS TABLE (payment_intent_id text, source text)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+    IF to_regclass('public.stripe_webhook_event') IS NOT NULL THEN
+        RETURN QUERY EXECUTE $q$
+            SELECT DISTINCT e.payment_intent_id, 'webhook event ' || e.type
+            FROM public.stripe_webhook_event e
+            WHERE e.payment_intent_id = ANY ($1)
+              AND (e.type IN ('payment_intent.succeeded',
+                              'checkout.session.async_payment_succeeded')
+                   OR (e.type = 'checkout.session.completed'
+                       AND e.payload #>> '{data,object,payment_status}' = 'paid'))
+        $q$ USING p_payment_intents;
+    END IF;
+    IF to_regclass('stripe.payment_intents') IS NOT NULL THEN
+        RETURN QUERY EXECUTE $q$
+            SELECT p.id, 'stripe.payment_intents succeeded'
+            FROM stripe.payment_intents p
+            WHERE p.id = ANY ($1) AND p.status = 'succeeded'
+        $q$ USING p_payment_intents;
+    END IF;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION credits_ops.payment_evidence(text[]) FROM PUBLIC;
+
+-- The recharges a diagnosis looks at: those created since credits.since
+-- (default 7 days), of credits.user_id and credits.payment_intent when set.
+-- Settings rather than parameters, so every check file takes the same
+-- scope and a DBA can run a check in psql after `SET credits.since = ...`.
+-- A plain view, so the planner pushes these filters into each check.
+CREATE VIEW credits_ops.recharge_scope AS
+SELECT r.*
+FROM public.credit_recharge r
+WHERE r.created_at >= coalesce(nullif(current_setting('credits.since', true), '')::timestamptz,
+                               now() - interval '7 days')
+  AND (nullif(current_setting('credits.user_id', true), '') IS NULL
+       OR r.user_id = nullif(current_setting('credits.user_id', true), '')::uuid)
+  AND (nullif(current_setting('credits.payment_intent', true), '') IS NULL
+       OR r.payment_intent_id = nullif(current_setting('credits.payment_intent', true), ''));
+
+REVOKE ALL ON credits_ops.recharge_scope FROM PUBLIC;

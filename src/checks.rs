@@ -1,0 +1,137 @@
+//! The checks catalogue: one file per check under `sql/checks/`, each
+//! returning the same columns, combined into one report (as Supabase's
+//! splinter does with its lints). Adding a check is adding a file.
+//!
+//! A file's leading comments carry its metadata:
+//! `-- title: ...` (what it finds), `-- fix: ...` (the command that fixes it,
+//! or `none: ...`), and `-- requires: schema.table` for optional tables (the
+//! check is skipped, and says so, when one is absent).
+
+use anyhow::{Context, Result};
+use postgres::Transaction;
+use uuid::Uuid;
+
+use crate::scope::relation_exists;
+use crate::sql;
+
+pub struct Check {
+    /// `MISSING_TRANSACTION` for `sql/checks/missing_transaction.sql`.
+    pub name: String,
+    pub title: String,
+    pub fix: String,
+    pub requires: Vec<String>,
+    pub sql: &'static str,
+}
+
+/// One row a check returned.
+pub struct Finding {
+    pub check: String,
+    pub severity: String,
+    pub recharge_id: Option<Uuid>,
+    pub user_id: Option<Uuid>,
+    pub payment_intent_id: Option<String>,
+    pub credits: Option<i64>,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+impl Finding {
+    /// Errors and warnings are problems; `info` is worth knowing, not wrong.
+    pub fn is_problem(&self) -> bool {
+        self.severity != "info"
+    }
+}
+
+pub struct Outcome {
+    pub check: Check,
+    /// None when the check was skipped for a missing optional table.
+    pub findings: Option<Vec<Finding>>,
+    pub missing: Vec<String>,
+}
+
+pub fn catalogue() -> Vec<Check> {
+    sql::dir("checks")
+        .map(|(file, text)| {
+            let header = |key: &str| {
+                text.lines()
+                    .take_while(|line| line.starts_with("--"))
+                    .filter_map(|line| line.strip_prefix(&format!("-- {key}:")))
+                    .map(|value| value.trim().to_string())
+                    .collect::<Vec<_>>()
+            };
+            Check {
+                name: file.trim_end_matches(".sql").to_uppercase(),
+                title: header("title").join(" "),
+                fix: header("fix").join(" "),
+                requires: header("requires"),
+                sql: text,
+            }
+        })
+        .collect()
+}
+
+/// Runs every check in `tx`, whose scope settings are already applied.
+pub fn run_all(tx: &mut Transaction<'_>) -> Result<Vec<Outcome>> {
+    let mut outcomes = Vec::new();
+    for check in catalogue() {
+        let mut missing = Vec::new();
+        for relation in &check.requires {
+            if !relation_exists(tx, relation)? {
+                missing.push(relation.clone());
+            }
+        }
+        let findings = if missing.is_empty() {
+            let rows = tx.query(check.sql, &[]).with_context(|| {
+                format!(
+                    "running check {} (sql/checks/{}.sql)",
+                    check.name,
+                    check.name.to_lowercase()
+                )
+            })?;
+            Some(
+                rows.iter()
+                    .map(|row| Finding {
+                        check: row.get("check_name"),
+                        severity: row.get("severity"),
+                        recharge_id: row.get("recharge_id"),
+                        user_id: row.get("user_id"),
+                        payment_intent_id: row.get("payment_intent_id"),
+                        credits: row.get("credits"),
+                        detail: row.get("detail"),
+                        fix: row.get("fix"),
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        outcomes.push(Outcome {
+            check,
+            findings,
+            missing,
+        });
+    }
+    Ok(outcomes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_check_has_a_title_and_a_fix_and_names_itself() {
+        let checks = catalogue();
+        assert!(checks.len() >= 12);
+        for check in &checks {
+            assert!(!check.title.is_empty(), "{} has no title", check.name);
+            assert!(!check.fix.is_empty(), "{} has no fix line", check.name);
+            assert!(
+                check
+                    .sql
+                    .contains(&format!("'{}'::text AS check_name", check.name)),
+                "{} must return its own name as check_name",
+                check.name
+            );
+        }
+    }
+}

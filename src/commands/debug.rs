@@ -1,0 +1,176 @@
+//! `credits debug`: every check of the catalogue on one snapshot, as a
+//! summary (one row per check) and the details (one row per finding).
+
+use anyhow::Result;
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::checks::{self, Finding};
+use crate::cli::{DebugArgs, Format, ScopeArgs};
+use crate::contract;
+use crate::db::Db;
+use crate::exit::Code;
+use crate::migrations;
+use crate::output::{Report, Section, note};
+use crate::scope::{self, Scope};
+
+pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
+    let since = scope::parse_since(&args.scope.since, Utc::now())?;
+    contract::check(db)?;
+    let target = db.target.to_string();
+    let mut tx = db.snapshot()?;
+    migrations::require_installed(&mut tx)?;
+    let scope = resolve_scope(&mut tx, &args.scope, since)?;
+    scope.apply(&mut tx)?;
+    let outcomes = checks::run_all(&mut tx)?;
+    tx.commit()?;
+
+    let mut summary = Section::new(
+        "summary",
+        "Summary",
+        &[
+            "check", "severity", "status", "count", "credits", "fix", "title",
+        ],
+    );
+    let mut details = Section::new(
+        "findings",
+        "Findings",
+        &[
+            "check",
+            "severity",
+            "recharge_id",
+            "user_id",
+            "payment_intent_id",
+            "credits",
+            "detail",
+            "fix",
+            "dashboard_url",
+        ],
+    );
+    let mut problems = 0;
+    let mut hidden = 0;
+    for outcome in &outcomes {
+        let check = &outcome.check;
+        let Some(findings) = &outcome.findings else {
+            summary.push(vec![
+                check.name.clone().into(),
+                Value::Null,
+                "skipped".into(),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                format!(
+                    "{} (skipped: {} does not exist)",
+                    check.title,
+                    outcome.missing.join(", ")
+                )
+                .into(),
+            ]);
+            continue;
+        };
+        problems += findings.iter().filter(|f| f.is_problem()).count();
+        let severity = findings
+            .first()
+            .map_or(Value::Null, |f| f.severity.clone().into());
+        let credits: i64 = findings.iter().filter_map(|f| f.credits).sum();
+        summary.push(vec![
+            check.name.clone().into(),
+            severity,
+            if findings.is_empty() { "ok" } else { "found" }.into(),
+            findings.len().into(),
+            if findings.is_empty() {
+                Value::Null
+            } else {
+                credits.into()
+            },
+            if findings.is_empty() {
+                Value::Null
+            } else {
+                check.fix.clone().into()
+            },
+            check.title.clone().into(),
+        ]);
+        // People get the first --limit rows of each check; scripts get all.
+        let shown = if args.all || format != Format::Table {
+            findings.len()
+        } else {
+            args.limit
+        };
+        hidden += findings.len().saturating_sub(shown);
+        for finding in findings.iter().take(shown) {
+            details.push(row(finding));
+        }
+    }
+
+    let mut report = Report::new("debug");
+    report.field("database", target);
+    report.field("since", scope.since.to_rfc3339());
+    report.field("stuck_after_seconds", scope.stuck_after.as_secs());
+    report.field("user_id", scope.user_id.map(|id| id.to_string()));
+    report.field("payment_intent_id", scope.payment_intent.clone());
+    report.field("problems", problems);
+    report.sections.push(summary);
+    report.sections.push(details);
+    report.csv_section = "findings";
+    report.print(format)?;
+
+    if hidden > 0 {
+        note(format!(
+            "{hidden} more finding(s) not shown: use --all, or --output json"
+        ));
+    }
+    if problems == 0 {
+        note(format!("all {} checks passed", outcomes.len()));
+        Ok(Code::Ok)
+    } else {
+        note(format!(
+            "{problems} problem(s) found; each finding names the command that fixes it"
+        ));
+        Ok(Code::ProblemsFound)
+    }
+}
+
+fn resolve_scope(
+    tx: &mut postgres::Transaction<'_>,
+    args: &ScopeArgs,
+    since: chrono::DateTime<Utc>,
+) -> Result<Scope> {
+    let user_id = args
+        .user
+        .as_deref()
+        .map(|user| scope::resolve_user(tx, user))
+        .transpose()?;
+    let payment_intent = args
+        .payment_intent
+        .as_deref()
+        .map(|pi| scope::resolve_payment_intent(tx, pi))
+        .transpose()?;
+    Ok(Scope {
+        since,
+        since_arg: args.since.clone(),
+        stuck_after: args.stuck_after,
+        user_id,
+        payment_intent,
+    })
+}
+
+fn row(finding: &Finding) -> Vec<Value> {
+    let text = |value: &Option<String>| value.clone().map_or(Value::Null, Value::from);
+    let id = |value: &Option<uuid::Uuid>| value.map_or(Value::Null, |id| id.to_string().into());
+    vec![
+        finding.check.clone().into(),
+        finding.severity.clone().into(),
+        id(&finding.recharge_id),
+        id(&finding.user_id),
+        text(&finding.payment_intent_id),
+        finding.credits.map_or(Value::Null, Value::from),
+        finding.detail.clone().into(),
+        text(&finding.fix),
+        text(
+            &finding
+                .payment_intent_id
+                .as_deref()
+                .map(scope::dashboard_url),
+        ),
+    ]
+}

@@ -1,0 +1,186 @@
+//! What a diagnosis looks at: a time window, and optionally one user or one
+//! payment, resolved from what the operator typed (`--since 36h`,
+//! `--user someone@example.com`, `--payment-intent pi_...`).
+
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate, Utc};
+use postgres::Transaction;
+use uuid::Uuid;
+
+use crate::exit::{Code, fail};
+use crate::sql;
+
+/// When the window starts, parsed from `7d`, `36h`, `2026-11-20` or an
+/// RFC 3339 time. A start in the future is a mistake, not an empty window.
+pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+    let since = if let Ok(ago) = humantime::parse_duration(text) {
+        chrono::Duration::from_std(ago)
+            .ok()
+            .and_then(|ago| now.checked_sub_signed(ago))
+    } else if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        date.and_hms_opt(0, 0, 0).map(|midnight| midnight.and_utc())
+    } else {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|time| time.with_timezone(&Utc))
+    };
+    match since {
+        None => Err(fail(
+            Code::Usage,
+            format!(
+                "--since {text:?} is not a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time"
+            ),
+        )),
+        Some(since) if since > now => Err(fail(
+            Code::Usage,
+            format!(
+                "--since {text:?} is in the future ({since}); give a past date or a duration like 7d"
+            ),
+        )),
+        Some(since) => Ok(since),
+    }
+}
+
+/// The scope of one run, set for the checks as transaction-local settings
+/// (see `sql/debug/scope.sql` and `credits_ops.recharge_scope`).
+pub struct Scope {
+    pub since: DateTime<Utc>,
+    pub since_arg: String,
+    pub stuck_after: std::time::Duration,
+    pub user_id: Option<Uuid>,
+    pub payment_intent: Option<String>,
+}
+
+impl Scope {
+    pub fn apply(&self, tx: &mut Transaction<'_>) -> Result<()> {
+        let user = self.user_id.map(|id| id.to_string()).unwrap_or_default();
+        tx.execute(
+            sql::file("debug/scope.sql"),
+            &[
+                &self.since.to_rfc3339(),
+                &format!("{} seconds", self.stuck_after.as_secs()),
+                &user,
+                &self.payment_intent.clone().unwrap_or_default(),
+                &self.since_arg,
+            ],
+        )?;
+        Ok(())
+    }
+}
+
+/// The user id that `--user` names: a uuid, or an email in `auth.users`.
+/// An id or email the database does not know is an error, not an empty report.
+pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
+    let user_id = if let Ok(id) = Uuid::parse_str(given) {
+        id
+    } else if given.contains('@') {
+        if !relation_exists(tx, "auth.users")? {
+            return Err(fail(
+                Code::Usage,
+                format!(
+                    "cannot look up {given:?}: this database has no auth.users table; give the user id instead"
+                ),
+            ));
+        }
+        let rows = tx.query(sql::file("lookup/user_by_email.sql"), &[&given])?;
+        match rows.as_slice() {
+            [row] => row.get("user_id"),
+            [] => {
+                return Err(fail(
+                    Code::Usage,
+                    format!("no user with email {given:?} in auth.users"),
+                ));
+            }
+            _ => {
+                return Err(fail(
+                    Code::Usage,
+                    format!("several users have email {given:?}; give the user id"),
+                ));
+            }
+        }
+    } else {
+        return Err(fail(
+            Code::Usage,
+            format!("{given:?} is neither a user id (uuid) nor an email address"),
+        ));
+    };
+    let known: bool = tx
+        .query_one(sql::file("lookup/user_known.sql"), &[&user_id])?
+        .get("known");
+    if !known {
+        return Err(fail(
+            Code::Usage,
+            format!("user {user_id} has no recharge, transaction or balance in this database"),
+        ));
+    }
+    Ok(user_id)
+}
+
+/// The payment intent `--payment-intent` names, which must belong to a recharge.
+pub fn resolve_payment_intent(tx: &mut Transaction<'_>, given: &str) -> Result<String> {
+    let rows = tx.query(
+        sql::file("lookup/recharge_by_payment_intent.sql"),
+        &[&given],
+    )?;
+    if rows.is_empty() {
+        return Err(fail(
+            Code::Usage,
+            format!(
+                "no recharge has payment intent {given:?}; check the id in the Stripe dashboard (it starts with pi_)"
+            ),
+        ));
+    }
+    Ok(given.to_string())
+}
+
+pub fn relation_exists(tx: &mut Transaction<'_>, name: &str) -> Result<bool> {
+    Ok(tx
+        .query_one(sql::file("debug/relation_exists.sql"), &[&name])?
+        .get("present"))
+}
+
+/// Where an operator checks a payment in Stripe.
+pub fn dashboard_url(payment_intent: &str) -> String {
+    format!("https://dashboard.stripe.com/payments/{payment_intent}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T12:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn since_accepts_durations_dates_and_times() {
+        assert_eq!(
+            parse_since("7d", now()).unwrap().to_rfc3339(),
+            "2026-11-17T12:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("36h", now()).unwrap().to_rfc3339(),
+            "2026-11-23T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2026-11-20", now()).unwrap().to_rfc3339(),
+            "2026-11-20T00:00:00+00:00"
+        );
+        assert_eq!(
+            parse_since("2026-11-20T06:30:00+01:00", now())
+                .unwrap()
+                .to_rfc3339(),
+            "2026-11-20T05:30:00+00:00"
+        );
+    }
+
+    #[test]
+    fn since_rejects_the_future_and_nonsense_as_usage_errors() {
+        for text in ["2027-01-01", "yesterday-ish", "", "7 parsecs"] {
+            let error = parse_since(text, now()).unwrap_err();
+            assert_eq!(crate::exit::code_of(&error), Code::Usage, "{text}");
+        }
+    }
+}
