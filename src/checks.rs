@@ -3,7 +3,8 @@
 //! splinter does with its lints). Adding a check is adding a file.
 //!
 //! A file's leading comments carry its metadata:
-//! `-- title: ...` (what it finds), `-- fix: ...` (the command that fixes it,
+//! `-- title: ...` (what it finds), `-- severity: error|warning|info` (what
+//! its findings are), `-- fix: ...` (the command that fixes it,
 //! or `none: ...`), and `-- requires: schema.table` for optional tables (the
 //! check is skipped, and says so, when one is absent).
 
@@ -18,6 +19,9 @@ pub struct Check {
     /// `MISSING_TRANSACTION` for `sql/checks/missing_transaction.sql`.
     pub name: String,
     pub title: String,
+    /// `error` (money owed, ledger wrong), `warning` (a human must verify)
+    /// or `info` (context, never a problem).
+    pub severity: String,
     pub fix: String,
     pub requires: Vec<String>,
     pub sql: &'static str,
@@ -62,6 +66,7 @@ pub fn catalogue() -> Vec<Check> {
             Check {
                 name: file.trim_end_matches(".sql").to_uppercase(),
                 title: header("title").join(" "),
+                severity: header("severity").join(" "),
                 fix: header("fix").join(" "),
                 requires: header("requires"),
                 sql: text,
@@ -125,6 +130,14 @@ mod tests {
         for check in &checks {
             assert!(!check.title.is_empty(), "{} has no title", check.name);
             assert!(!check.fix.is_empty(), "{} has no fix line", check.name);
+            assert!(
+                ["error", "warning", "info"].contains(&check.severity.as_str())
+                    && check
+                        .sql
+                        .contains(&format!("'{}'::text AS severity", check.severity)),
+                "{} must declare its severity and return it",
+                check.name
+            );
             assert!(
                 check
                     .sql

@@ -11,7 +11,25 @@ Exit codes:
   2  usage error, or the confirmation was refused
   3  connection or database error
   4  the database does not meet the schema contract (nothing was written)
-  5  a repair finished partly (some items failed, all are reported)";
+  5  a repair finished partly (some items failed, all are reported)
+`credits health` exits with the Nagios codes instead: see `credits health --help`.";
+
+const HEALTH_HELP: &str = "\
+Exit codes (Nagios/Icinga plugin convention, unlike the other commands):
+  0  OK        every metric is below its thresholds
+  1  WARNING   a metric is at or over its --warn threshold
+  2  CRITICAL  a metric is at or over its --crit threshold
+  3  UNKNOWN   health could not be measured: a bad option value, no connection,
+               schema contract not met, credits not installed, ... (stdout says
+               `CREDITS UNKNOWN - <reason>`; the error is also on stderr)
+
+Threshold keys and defaults (a metric is WARNING when value >= warn, CRITICAL
+when value >= crit; `off` disables one):
+  <check name, lowercase>  findings of that check (missing_transaction, failed_paid, ...):
+                           error checks crit 1, warning checks warn 1, info checks none
+  stuck_pending_age        seconds (or 90min, 2h): warn 1h, crit 4h
+  webhook_failed           failed webhook events in the window: warn 1, crit 10
+  success_event_age        seconds (or 6h): warn 6h, crit 24h";
 
 /// Diagnose and repair a Stripe-fed prepaid-credits ledger in Supabase/PostgreSQL.
 #[derive(Debug, Parser)]
@@ -44,6 +62,49 @@ pub enum Command {
     ///
     /// Example: credits debug --since 36h --user someone@example.com
     Debug(DebugArgs),
+    /// Stop sales during an incident: take every active package off sale, remembering which.
+    ///
+    /// Records the pause (which packages, who, why, when) in credits_ops, so
+    /// `resume-packages` turns on exactly those again and never a package that
+    /// was retired on purpose. Does nothing when a pause is already open.
+    ///
+    /// Example: credits pause-packages --reason "INC-42: webhook down" --yes
+    PausePackages(PausePackagesArgs),
+    /// End the open pause: put back on sale exactly the packages it took off sale.
+    ///
+    /// Every other package is left as it is; a paused package re-activated by
+    /// hand meanwhile is left active and reported. Does nothing without an open pause.
+    ///
+    /// Example: credits resume-packages --dry-run && credits resume-packages --reason "INC-42 fixed"
+    ResumePackages(ResumePackagesArgs),
+    /// List the credit packages (id, name, credits, is_active) and the open pause, if any.
+    ///
+    /// Example: credits packages --output json
+    Packages,
+    /// Health check for monitoring: a Nagios/Icinga plugin line, JSON, or a Prometheus textfile.
+    ///
+    /// Counts each check's findings, the age of the oldest stuck pending
+    /// recharge, failed webhook events and the time since the last success
+    /// event, each against --warn/--crit thresholds. Read-only, on one
+    /// snapshot. Exits with the Nagios codes (see below), not the usual ones.
+    ///
+    /// Example: credits health --crit stuck_pending_age=2h --prometheus-file /var/lib/node_exporter/credits.prom
+    #[command(after_help = HEALTH_HELP, after_long_help = HEALTH_HELP)]
+    Health(HealthArgs),
+    /// Everything support needs about one user on one page: recharges, balance, findings, audit.
+    ///
+    /// Give a user id, an email (looked up in auth.users) or a payment intent id.
+    ///
+    /// Example: credits support someone@example.com --markdown
+    Support(SupportArgs),
+    /// Print a shell completion script for bash, zsh or fish.
+    ///
+    /// Example: credits completions bash > /etc/bash_completion.d/credits
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), or write one page per command to a directory.
+    ///
+    /// Example: credits man > credits.1 && man ./credits.1
+    Man(ManArgs),
     /// Run a throwaway local PostgreSQL with an incident and walk through the tool.
     ///
     /// Example: credits demo --keep
@@ -105,6 +166,18 @@ pub struct InstallArgs {
     pub write: WriteOpts,
 }
 
+#[derive(Debug, Args)]
+pub struct PausePackagesArgs {
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct ResumePackagesArgs {
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
 /// Which recharges and users a diagnosis looks at.
 #[derive(Debug, Args)]
 pub struct ScopeArgs {
@@ -137,6 +210,60 @@ pub struct DebugArgs {
     /// Show every row of every check.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SupportArgs {
+    /// A user id (uuid), an email, or a Stripe payment intent id (pi_...).
+    pub subject: String,
+
+    /// Print the page as Markdown, to paste into a ticket.
+    #[arg(long)]
+    pub markdown: bool,
+
+    /// A pending recharge older than this is stuck (e.g. 1h, 30min).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    pub stuck_after: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write credits.1 and credits-<command>.1 for every command into this directory.
+    #[arg(long)]
+    pub out_dir: Option<std::path::PathBuf>,
+}
+
+/// Options of `credits health`. Values are read by the command, not by the
+/// parser, so that a bad one is a Nagios UNKNOWN (3), not a usage error (2).
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Recharges created since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
+    #[arg(long, default_value = "7d")]
+    pub since: String,
+
+    /// A pending recharge older than this is stuck (e.g. 1h, 30min).
+    #[arg(long, default_value = "1h")]
+    pub stuck_after: String,
+
+    /// WARNING when the metric KEY is at least N (repeatable; N=off disables).
+    #[arg(long, value_name = "KEY=N")]
+    pub warn: Vec<String>,
+
+    /// CRITICAL when the metric KEY is at least N (repeatable; N=off disables).
+    #[arg(long, value_name = "KEY=N")]
+    pub crit: Vec<String>,
+
+    /// Also write the metrics in Prometheus text format to PATH (for node_exporter's
+    /// textfile collector), atomically: a temporary file in the same directory, then a rename.
+    #[arg(long, value_name = "PATH")]
+    pub prometheus_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

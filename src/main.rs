@@ -3,7 +3,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use credits::cli::{Cli, Command};
-use credits::commands::{debug, demo, install, status};
+use credits::commands::{
+    completions, debug, demo, health, install, packages, pause, resume, status, support,
+};
 use credits::db::Db;
 use credits::exit::{self, Code};
 
@@ -26,8 +28,16 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
     let format = cli.global.output;
     match &cli.command {
         Command::Demo(args) => demo::run(args, format),
+        Command::Support(args) => support::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => completions::man(args),
         Command::Install(args) => install::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Status => status::run(&mut Db::connect(&cli.global)?, format),
         Command::Debug(args) => debug::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::PausePackages(args) => pause::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::ResumePackages(args) => resume::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::Packages => packages::run(&mut Db::connect(&cli.global)?, format),
+        // Connects itself: every failure must become a Nagios UNKNOWN (3).
+        Command::Health(args) => health::run(&cli.global, args, format),
     }
 }

@@ -114,6 +114,25 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Every section as a Markdown table under a heading, to paste into a
+    /// ticket.
+    pub fn print_markdown(&self, heading: &str) -> Result<()> {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        writeln!(out, "# {heading}\n")?;
+        for section in &self.sections {
+            writeln!(out, "## {}\n", section.title)?;
+            if section.rows.is_empty() {
+                writeln!(out, "(none)\n")?;
+            } else {
+                writeln!(out, "{}\n", render_table(section, false))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A value as a person reads it: strings without quotes, null as empty.
 pub fn plain(value: &Value) -> String {
     match value {

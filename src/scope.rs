@@ -116,6 +116,35 @@ pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
     Ok(user_id)
 }
 
+/// The user a support or repair command is about: a user id, an email, or
+/// a payment intent (`pi_...`) of one of their recharges.
+pub fn resolve_subject(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
+    if !given.starts_with("pi_") {
+        return resolve_user(tx, given);
+    }
+    let rows = tx.query(
+        sql::file("lookup/recharge_by_payment_intent.sql"),
+        &[&given],
+    )?;
+    let users: std::collections::BTreeSet<Uuid> =
+        rows.iter().map(|row| row.get("user_id")).collect();
+    match users.len() {
+        1 => Ok(users.into_iter().next().expect("one user")),
+        0 => Err(fail(
+            Code::Usage,
+            format!(
+                "no recharge has payment intent {given:?}; check the id in the Stripe dashboard"
+            ),
+        )),
+        _ => Err(fail(
+            Code::Usage,
+            format!(
+                "payment intent {given:?} belongs to recharges of several users; give the user id"
+            ),
+        )),
+    }
+}
+
 /// The payment intent `--payment-intent` names, which must belong to a recharge.
 pub fn resolve_payment_intent(tx: &mut Transaction<'_>, given: &str) -> Result<String> {
     let rows = tx.query(

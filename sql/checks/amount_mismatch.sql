@@ -1,4 +1,5 @@
 -- title: A recharge transaction's amount differs from the recharge's (review by hand)
+-- severity: error
 -- fix: none: review the package and the payment, then correct with an adjustment
 SELECT 'AMOUNT_MISMATCH'::text AS check_name,
        'error'::text AS severity,

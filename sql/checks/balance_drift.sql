@@ -1,4 +1,5 @@
 -- title: Cached balance differs from the sum of the user's ledger
+-- severity: error
 -- fix: credits fix-user <user_id>
 -- Per user, at any age (a balance is the sum of the whole ledger); the
 -- recharge window does not apply, credits.user_id does.

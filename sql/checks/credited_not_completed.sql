@@ -1,4 +1,5 @@
 -- title: Credited (a recharge transaction exists) but the recharge is not completed
+-- severity: warning
 -- fix: credits fix-user <user_id>
 SELECT 'CREDITED_NOT_COMPLETED'::text AS check_name,
        'warning'::text AS severity,

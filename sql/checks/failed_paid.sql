@@ -1,4 +1,5 @@
 -- title: Failed recharge that Stripe shows as paid, not credited
+-- severity: error
 -- fix: credits retry-failed
 -- Evidence of payment comes from credits_ops.payment_evidence, the one
 -- place that decides it (shared with the repairs).

@@ -1,4 +1,5 @@
 -- title: Failed recharge with no evidence of payment: verify in Stripe before crediting
+-- severity: warning
 -- fix: credits retry-failed --paid <payment_intent_id> (only after checking the Stripe dashboard)
 WITH failed AS (
     SELECT r.* FROM credits_ops.recharge_scope r

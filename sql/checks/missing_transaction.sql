@@ -1,4 +1,5 @@
 -- title: Completed recharge with no recharge transaction: the user paid and never got the credits
+-- severity: error
 -- fix: credits fix-user <user_id>
 -- Every check returns the same columns: check_name, severity, recharge_id,
 -- user_id, payment_intent_id, credits, detail, fix. Scope: credits_ops.recharge_scope.

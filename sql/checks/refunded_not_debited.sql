@@ -1,4 +1,5 @@
 -- title: Refunded recharge whose credits are still in the ledger
+-- severity: warning
 -- fix: none: debit with a `refund` transaction once the refund is confirmed in Stripe
 SELECT 'REFUNDED_NOT_DEBITED'::text AS check_name,
        'warning'::text AS severity,

@@ -1,4 +1,5 @@
 -- title: Pending for longer than --stuck-after with no evidence of payment (abandoned, or the webhook is lost)
+-- severity: warning
 -- fix: credits retry-failed --include-pending --paid <payment_intent_id> (only after checking the Stripe dashboard)
 WITH stuck AS (
     SELECT r.* FROM credits_ops.recharge_scope r

@@ -1,4 +1,5 @@
 -- title: Pending for longer than --stuck-after although Stripe shows it paid
+-- severity: error
 -- fix: credits retry-failed --include-pending
 WITH stuck AS (
     SELECT r.* FROM credits_ops.recharge_scope r

@@ -1,4 +1,5 @@
 -- title: Recharge status outside pending/completed/failed/canceled/refunded (never guessed at)
+-- severity: warning
 -- fix: none: find which code wrote this status; the tool will not guess what it means
 SELECT 'UNKNOWN_STATUS'::text AS check_name,
        'warning'::text AS severity,

@@ -1,4 +1,5 @@
 -- title: Webhook event that failed or was never processed, for a payment not credited
+-- severity: warning
 -- fix: credits retry-failed --include-pending
 -- requires: public.stripe_webhook_event
 -- Events whose payment was credited since are resolved and not listed.

@@ -1,4 +1,5 @@
 -- title: No payment success event has arrived for longer than --stuck-after while recharges wait: the webhook is probably misconfigured or not reaching the app
+-- severity: error
 -- fix: none: check the endpoint and its signing secret in the Stripe dashboard (Developers > Webhooks)
 -- requires: public.stripe_webhook_event
 WITH last_success AS (

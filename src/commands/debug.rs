@@ -54,7 +54,7 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
         let Some(findings) = &outcome.findings else {
             summary.push(vec![
                 check.name.clone().into(),
-                Value::Null,
+                check.severity.clone().into(),
                 "skipped".into(),
                 Value::Null,
                 Value::Null,
@@ -69,13 +69,10 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
             continue;
         };
         problems += findings.iter().filter(|f| f.is_problem()).count();
-        let severity = findings
-            .first()
-            .map_or(Value::Null, |f| f.severity.clone().into());
         let credits: i64 = findings.iter().filter_map(|f| f.credits).sum();
         summary.push(vec![
             check.name.clone().into(),
-            severity,
+            check.severity.clone().into(),
             if findings.is_empty() { "ok" } else { "found" }.into(),
             findings.len().into(),
             if findings.is_empty() {

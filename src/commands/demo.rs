@@ -39,6 +39,22 @@ const STEPS: &[(&str, &[&str])] = &[
         "The same, for one user who paid and got nothing, looked up by email.",
         &["debug", "--user", "{user}"],
     ),
+    (
+        "Their support page, to paste into the ticket.",
+        &["support", "{user}"],
+    ),
+    (
+        "What monitoring sees: a Nagios line, exit code 2 (CRITICAL).",
+        &["health"],
+    ),
+    (
+        "Stop sales while the incident is handled (recorded, so resuming is exact).",
+        &["pause-packages", "--yes", "--reason", "demo"],
+    ),
+    (
+        "Sales are paused; the retired package stays retired when they resume.",
+        &["resume-packages", "--yes", "--reason", "demo"],
+    ),
 ];
 
 pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {

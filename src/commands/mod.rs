@@ -1,6 +1,12 @@
 //! One file per subcommand, each with a `run` entry point.
 
+pub mod completions;
 pub mod debug;
 pub mod demo;
+pub mod health;
 pub mod install;
+pub mod packages;
+pub mod pause;
+pub mod resume;
 pub mod status;
+pub mod support;

@@ -83,3 +83,53 @@ fn help_documents_exit_codes() {
         "env values stay hidden"
     );
 }
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    use clap::CommandFactory;
+    let command = credits::cli::Cli::command();
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_string())
+        .collect();
+    assert!(names.len() >= 6, "{names:?}");
+    for name in names {
+        let run = credits_with_env(&[&name, "--help"], &[]);
+        assert_eq!(run.code, 0, "{name}: {run:?}");
+        assert!(
+            run.stdout.contains("Example: credits"),
+            "credits {name} --help has no example: {run:?}"
+        );
+    }
+}
+
+#[test]
+fn completions_and_man_pages_are_generated_from_the_cli() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef credits"),
+        ("fish", "complete -c credits"),
+    ] {
+        let run = credits_with_env(&["completions", shell], &[]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains(marker), "{shell}: {run:?}");
+        assert!(
+            run.stdout.contains("install"),
+            "{shell} completes subcommands"
+        );
+    }
+    let page = credits_with_env(&["man"], &[]);
+    assert_eq!(page.code, 0);
+    assert!(
+        page.stdout.starts_with(".ie") && page.stdout.contains(".TH credits 1"),
+        "{page:?}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("credits-man-{}", std::process::id()));
+    let run = credits_with_env(&["man", "--out-dir", dir.to_str().unwrap()], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    for page in ["credits.1", "credits-debug.1", "credits-install.1"] {
+        assert!(dir.join(page).is_file(), "{page} written");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -5,5 +5,8 @@ mod contract;
 mod debug;
 mod demo;
 mod harness;
+mod health;
 mod install;
+mod packages;
 mod reference;
+mod support;

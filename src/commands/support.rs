@@ -1,0 +1,171 @@
+//! `credits support`: what the runbook's support section asks for, on one
+//! page: who the user is, every recharge and whether it was credited, the
+//! balance against the ledger, the findings about them, and the audit log.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::checks;
+use crate::cli::{Format, SupportArgs};
+use crate::contract;
+use crate::db::Db;
+use crate::exit::Code;
+use crate::migrations;
+use crate::output::{Report, Section};
+use crate::scope::{self, Scope};
+use crate::sql;
+
+pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
+    contract::check(db)?;
+    let target = db.target.to_string();
+    let mut tx = db.snapshot()?;
+    migrations::require_installed(&mut tx)?;
+    let user_id = scope::resolve_subject(&mut tx, &args.subject)?;
+
+    let email: Option<String> = if scope::relation_exists(&mut tx, "auth.users")? {
+        tx.query_opt(sql::file("support/email.sql"), &[&user_id])?
+            .map(|row| row.get("email"))
+    } else {
+        None
+    };
+    let ledger = tx.query_one(sql::file("support/user.sql"), &[&user_id])?;
+    let balance: Option<i64> = ledger.get("balance");
+    let ledger_sum: i64 = ledger.get("ledger_sum");
+    let mut user = Section::new(
+        "user",
+        "User",
+        &[
+            "user_id",
+            "email",
+            "balance",
+            "ledger_sum",
+            "balance_matches_ledger",
+            "transactions",
+        ],
+    );
+    user.push(vec![
+        user_id.to_string().into(),
+        email.clone().into(),
+        balance.into(),
+        ledger_sum.into(),
+        (balance == Some(ledger_sum)).into(),
+        ledger.get::<_, i64>("transactions").into(),
+    ]);
+
+    let mut recharges = Section::new(
+        "recharges",
+        "Recharges",
+        &[
+            "recharge_id",
+            "payment_time",
+            "payment_intent_id",
+            "credits",
+            "status",
+            "credited",
+            "dashboard_url",
+        ],
+    );
+    for row in tx.query(sql::file("support/recharges.sql"), &[&user_id])? {
+        let pi: Option<String> = row.get("payment_intent_id");
+        let credited = match row.get::<_, i64>("recharge_transactions") {
+            0 => "no".to_string(),
+            1 => format!("yes ({})", row.get::<_, i64>("credited")),
+            n => format!("{n} times ({} in all)", row.get::<_, i64>("credited")),
+        };
+        recharges.push(vec![
+            row.get::<_, Uuid>("recharge_id").to_string().into(),
+            row.get::<_, DateTime<Utc>>("payment_time")
+                .to_rfc3339()
+                .into(),
+            pi.clone().into(),
+            row.get::<_, i64>("credits").into(),
+            row.get::<_, String>("status").into(),
+            credited.into(),
+            pi.as_deref().map(scope::dashboard_url).into(),
+        ]);
+    }
+
+    // Every finding about this user, at any age.
+    Scope {
+        since: DateTime::UNIX_EPOCH,
+        since_arg: "all".to_string(),
+        stuck_after: args.stuck_after,
+        user_id: Some(user_id),
+        payment_intent: None,
+    }
+    .apply(&mut tx)?;
+    let mut findings = Section::new(
+        "findings",
+        "Findings",
+        &[
+            "check",
+            "severity",
+            "recharge_id",
+            "credits",
+            "detail",
+            "fix",
+        ],
+    );
+    for outcome in checks::run_all(&mut tx)? {
+        for finding in outcome.findings.unwrap_or_default() {
+            if finding.user_id != Some(user_id) {
+                continue;
+            }
+            findings.push(vec![
+                finding.check.into(),
+                finding.severity.into(),
+                finding.recharge_id.map(|id| id.to_string()).into(),
+                finding.credits.into(),
+                finding.detail.into(),
+                finding.fix.into(),
+            ]);
+        }
+    }
+
+    let mut audit = Section::new(
+        "audit",
+        "Recent audit log",
+        &[
+            "logged_at",
+            "operator",
+            "reason",
+            "command",
+            "action",
+            "recharge_id",
+            "credits_delta",
+            "balance_before",
+            "balance_after",
+        ],
+    );
+    for row in tx.query(sql::file("support/audit.sql"), &[&user_id])? {
+        audit.push(vec![
+            row.get::<_, DateTime<Utc>>("logged_at").to_rfc3339().into(),
+            row.get::<_, String>("operator").into(),
+            row.get::<_, Option<String>>("reason").into(),
+            row.get::<_, String>("command").into(),
+            row.get::<_, String>("action").into(),
+            row.get::<_, Option<Uuid>>("recharge_id")
+                .map(|id| id.to_string())
+                .into(),
+            row.get::<_, Option<i64>>("credits_delta").into(),
+            row.get::<_, Option<i64>>("balance_before").into(),
+            row.get::<_, Option<i64>>("balance_after").into(),
+        ]);
+    }
+    tx.commit()?;
+
+    let mut report = Report::new("support");
+    report.field("database", target);
+    report.field("user_id", user_id.to_string());
+    report.field("email", email.map_or(Value::Null, Value::from));
+    report.sections = vec![user, recharges, findings, audit];
+    report.csv_section = "recharges";
+    if args.markdown {
+        report.print_markdown(&format!("Credits support: user {user_id}"))?;
+    } else {
+        report.print(format)?;
+    }
+    Ok(Code::Ok)
+}
