@@ -158,28 +158,7 @@ fn the_view_agrees_with_the_checks() {
 
 #[test]
 fn a_healthy_database_passes_every_check() {
-    let db = TestDb::new();
-    db.client()
-        .batch_execute(
-            "INSERT INTO auth.users (id, email) VALUES ('00000000-0000-4000-8000-0000000000aa', 'ok@example.com');
-             INSERT INTO credit_recharge (id, user_id, amount, status, payment_intent_id, created_at) VALUES
-               ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-0000000000aa', 100, 'completed', 'pi_ok1', now() - interval '2 days'),
-               ('00000000-0000-4000-8000-0000000000b2', '00000000-0000-4000-8000-0000000000aa', 500, 'pending', 'pi_ok2', now() - interval '5 minutes');
-             INSERT INTO credit_transaction (user_id, amount, type, related_recharge_id) VALUES
-               ('00000000-0000-4000-8000-0000000000aa', 100, 'recharge', '00000000-0000-4000-8000-0000000000b1'),
-               ('00000000-0000-4000-8000-0000000000aa', -30, 'consume', NULL);
-             INSERT INTO user_credit_balance (user_id, balance) VALUES ('00000000-0000-4000-8000-0000000000aa', 70);
-             INSERT INTO stripe_webhook_event (id, type, payment_intent_id, payload, status, received_at) VALUES
-               ('evt_ok1', 'payment_intent.succeeded', 'pi_ok1', '{}', 'processed', now() - interval '2 days');
-             ALTER TABLE credit_package ENABLE ROW LEVEL SECURITY;
-             ALTER TABLE credit_recharge ENABLE ROW LEVEL SECURITY;
-             ALTER TABLE credit_transaction ENABLE ROW LEVEL SECURITY;
-             ALTER TABLE user_credit_balance ENABLE ROW LEVEL SECURITY;
-             ALTER TABLE stripe_webhook_event ENABLE ROW LEVEL SECURITY;
-             CREATE POLICY own ON credit_transaction FOR SELECT TO authenticated USING (user_id = (select auth.uid()));",
-        )
-        .unwrap();
-    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    let db = TestDb::healthy();
     let run = db.credits(&["debug"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("checks passed"), "{run:?}");

@@ -8,34 +8,6 @@ use serde_json::Value;
 
 use crate::harness::{Run, TestDb, credits_with_env};
 
-/// A database where every check passes and the webhook delivered recently.
-fn healthy() -> TestDb {
-    let db = TestDb::new();
-    db.client()
-        .batch_execute(
-            "INSERT INTO auth.users (id, email) VALUES ('00000000-0000-4000-8000-0000000000aa', 'ok@example.com');
-             INSERT INTO credit_recharge (id, user_id, amount, status, payment_intent_id, created_at) VALUES
-               ('00000000-0000-4000-8000-0000000000b1', '00000000-0000-4000-8000-0000000000aa', 100, 'completed', 'pi_ok1', now() - interval '20 minutes'),
-               ('00000000-0000-4000-8000-0000000000b2', '00000000-0000-4000-8000-0000000000aa', 500, 'pending', 'pi_ok2', now() - interval '5 minutes');
-             INSERT INTO credit_transaction (user_id, amount, type, related_recharge_id) VALUES
-               ('00000000-0000-4000-8000-0000000000aa', 100, 'recharge', '00000000-0000-4000-8000-0000000000b1'),
-               ('00000000-0000-4000-8000-0000000000aa', -30, 'consume', NULL);
-             INSERT INTO user_credit_balance (user_id, balance) VALUES ('00000000-0000-4000-8000-0000000000aa', 70);
-             INSERT INTO stripe_webhook_event (id, type, payment_intent_id, payload, status, received_at) VALUES
-               ('evt_ok1', 'payment_intent.succeeded', 'pi_ok1', '{}', 'processed', now() - interval '19 minutes');
-             ALTER TABLE credit_package ENABLE ROW LEVEL SECURITY;
-             ALTER TABLE credit_recharge ENABLE ROW LEVEL SECURITY;
-             ALTER TABLE credit_transaction ENABLE ROW LEVEL SECURITY;
-             ALTER TABLE user_credit_balance ENABLE ROW LEVEL SECURITY;
-             ALTER TABLE stripe_webhook_event ENABLE ROW LEVEL SECURITY;
-             CREATE POLICY own ON credit_transaction FOR SELECT TO authenticated USING (user_id = (select auth.uid()));",
-        )
-        .unwrap();
-    let install = db.credits(&["install", "--yes"]);
-    assert_eq!(install.code, 0, "{install:?}");
-    db
-}
-
 /// A failed recharge with no evidence of payment: FAILED_UNVERIFIED, a warning.
 const UNVERIFIED_FAILURE: &str = "INSERT INTO credit_recharge (id, user_id, amount, status, payment_intent_id, created_at) VALUES
     ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000aa', 100, 'failed', 'pi_unverified', now() - interval '3 hours')";
@@ -140,7 +112,7 @@ fn agreeing(db: &TestDb, args: &[&str]) -> (i32, Plugin, Value) {
 
 #[test]
 fn a_healthy_database_is_ok_and_nothing_is_written() {
-    let db = healthy();
+    let db = TestDb::healthy();
     let before = db.fingerprint();
     let (code, plugin, json) = agreeing(&db, &[]);
     assert_eq!(code, 0);
@@ -180,7 +152,7 @@ fn a_healthy_database_is_ok_and_nothing_is_written() {
 
 #[test]
 fn a_warning_finding_alone_is_warning_and_thresholds_move_it() {
-    let db = healthy();
+    let db = TestDb::healthy();
     db.client().batch_execute(UNVERIFIED_FAILURE).unwrap();
     let (code, plugin, json) = agreeing(&db, &[]);
     assert_eq!(code, 1);
@@ -223,7 +195,7 @@ fn a_warning_finding_alone_is_warning_and_thresholds_move_it() {
 
 #[test]
 fn a_stuck_pending_recharge_reports_its_age() {
-    let db = healthy();
+    let db = TestDb::healthy();
     db.client()
         .batch_execute(
             "INSERT INTO credit_recharge (user_id, amount, status, payment_intent_id, created_at) VALUES
@@ -296,7 +268,7 @@ fn the_incident_is_critical_with_the_counts_debug_finds() {
 
 #[test]
 fn without_the_webhook_table_its_metrics_are_absent_not_zero() {
-    let db = healthy();
+    let db = TestDb::healthy();
     db.client()
         .batch_execute("DROP TABLE stripe_webhook_event")
         .unwrap();
@@ -337,7 +309,7 @@ fn every_failure_is_unknown_with_one_plugin_line() {
         .client()
         .batch_execute("ALTER TABLE credit_transaction DROP COLUMN related_recharge_id")
         .unwrap();
-    let ok = healthy();
+    let ok = TestDb::healthy();
     let runs = [
         ("unreachable", unreachable, "127.0.0.1"),
         (
@@ -526,7 +498,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn the_prometheus_file_parses_and_is_replaced_whole() {
-    let db = healthy();
+    let db = TestDb::healthy();
     let dir = scratch_dir("prom");
     let file = dir.join("credits.prom");
     let path = file.to_str().unwrap();
