@@ -6,8 +6,8 @@
 WITH ledger AS (
     SELECT t.user_id, sum(t.amount) AS total
     FROM public.credit_transaction t
-    WHERE nullif(current_setting('credits.user_id', true), '') IS NULL
-       OR t.user_id = nullif(current_setting('credits.user_id', true), '')::uuid
+    WHERE CASE WHEN nullif(current_setting('credits.user_id', true), '') IS NULL THEN true
+               ELSE t.user_id = nullif(current_setting('credits.user_id', true), '')::uuid END
     GROUP BY t.user_id
 )
 SELECT 'BALANCE_DRIFT'::text AS check_name,
@@ -21,6 +21,6 @@ SELECT 'BALANCE_DRIFT'::text AS check_name,
 FROM public.user_credit_balance b
 LEFT JOIN ledger l ON l.user_id = b.user_id
 WHERE b.balance IS DISTINCT FROM coalesce(l.total, 0)
-  AND (nullif(current_setting('credits.user_id', true), '') IS NULL
-       OR b.user_id = nullif(current_setting('credits.user_id', true), '')::uuid)
+  AND CASE WHEN nullif(current_setting('credits.user_id', true), '') IS NULL THEN true
+           ELSE b.user_id = nullif(current_setting('credits.user_id', true), '')::uuid END
 ORDER BY b.user_id;

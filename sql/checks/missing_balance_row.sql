@@ -4,8 +4,8 @@
 WITH ledger AS (
     SELECT t.user_id, count(*) AS n, sum(t.amount) AS total
     FROM public.credit_transaction t
-    WHERE nullif(current_setting('credits.user_id', true), '') IS NULL
-       OR t.user_id = nullif(current_setting('credits.user_id', true), '')::uuid
+    WHERE CASE WHEN nullif(current_setting('credits.user_id', true), '') IS NULL THEN true
+               ELSE t.user_id = nullif(current_setting('credits.user_id', true), '')::uuid END
     GROUP BY t.user_id
 )
 SELECT 'MISSING_BALANCE_ROW'::text AS check_name,

@@ -20,10 +20,10 @@ FROM public.stripe_webhook_event e
 LEFT JOIN public.credit_recharge r ON r.payment_intent_id = e.payment_intent_id
 WHERE (e.status = 'failed' OR (e.status = 'received' AND e.received_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval))
   AND e.received_at >= coalesce(nullif(current_setting('credits.since', true), '')::timestamptz, now() - interval '7 days')
-  AND (nullif(current_setting('credits.payment_intent', true), '') IS NULL
-       OR e.payment_intent_id = nullif(current_setting('credits.payment_intent', true), ''))
-  AND (nullif(current_setting('credits.user_id', true), '') IS NULL
-       OR r.user_id = nullif(current_setting('credits.user_id', true), '')::uuid)
+  AND CASE WHEN nullif(current_setting('credits.payment_intent', true), '') IS NULL THEN true
+           ELSE e.payment_intent_id = nullif(current_setting('credits.payment_intent', true), '') END
+  AND CASE WHEN nullif(current_setting('credits.user_id', true), '') IS NULL THEN true
+           ELSE r.user_id = nullif(current_setting('credits.user_id', true), '')::uuid END
   AND NOT EXISTS (SELECT FROM public.credit_transaction t
                   WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 ORDER BY e.received_at;
