@@ -91,6 +91,14 @@ pub enum Command {
     /// Example: credits health --crit stuck_pending_age=2h --prometheus-file /var/lib/node_exporter/credits.prom
     #[command(after_help = HEALTH_HELP, after_long_help = HEALTH_HELP)]
     Health(HealthArgs),
+    /// Repair one user, at any age: credit what they paid for, complete credited recharges,
+    /// and set their cached balance to the ledger sum. Audited; running it twice changes nothing.
+    ///
+    /// Duplicates and amount mismatches are reported, not changed, unless --reverse-duplicates
+    /// appends compensating adjustments (the ledger is never edited).
+    ///
+    /// Example: credits fix-user someone@example.com --dry-run && credits fix-user someone@example.com --reason INC-42
+    FixUser(FixUserArgs),
     /// Everything support needs about one user on one page: recharges, balance, findings, audit.
     ///
     /// Give a user id, an email (looked up in auth.users) or a payment intent id.
@@ -210,6 +218,19 @@ pub struct DebugArgs {
     /// Show every row of every check.
     #[arg(long)]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FixUserArgs {
+    /// A user id (uuid), an email, or a Stripe payment intent id (pi_...).
+    pub subject: String,
+
+    /// Append an `adjustment` reversing the credits each duplicated recharge granted too many.
+    #[arg(long)]
+    pub reverse_duplicates: bool,
+
+    #[command(flatten)]
+    pub write: WriteOpts,
 }
 
 #[derive(Debug, Args)]

@@ -4,7 +4,7 @@ use clap::Parser;
 
 use credits::cli::{Cli, Command};
 use credits::commands::{
-    completions, debug, demo, health, install, packages, pause, resume, status, support,
+    completions, debug, demo, fix_user, health, install, packages, pause, resume, status, support,
 };
 use credits::db::Db;
 use credits::exit::{self, Code};
@@ -28,6 +28,7 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
     let format = cli.global.output;
     match &cli.command {
         Command::Demo(args) => demo::run(args, format),
+        Command::FixUser(args) => fix_user::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Support(args) => support::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => completions::man(args),

@@ -40,6 +40,14 @@ const STEPS: &[(&str, &[&str])] = &[
         &["debug", "--user", "{user}"],
     ),
     (
+        "Repair that user: credit what they paid for, then set the balance to the ledger sum.",
+        &["fix-user", "{user}", "--yes", "--reason", "demo"],
+    ),
+    (
+        "Diagnose them again: what they paid for has arrived, exactly once.",
+        &["debug", "--user", "{user}"],
+    ),
+    (
         "Their support page, to paste into the ticket.",
         &["support", "{user}"],
     ),

@@ -3,6 +3,7 @@
 pub mod completions;
 pub mod debug;
 pub mod demo;
+pub mod fix_user;
 pub mod health;
 pub mod install;
 pub mod packages;

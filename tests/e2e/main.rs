@@ -9,4 +9,5 @@ mod health;
 mod install;
 mod packages;
 mod reference;
+mod repair;
 mod support;

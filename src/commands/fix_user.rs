@@ -1,0 +1,178 @@
+//! `credits fix-user`: repair one user through `credits_ops.fix_user`, the
+//! same function the runbook's `manual_fix_user_credits` path uses.
+//!
+//! The plan is the repair itself, run in a transaction that is rolled back:
+//! exactly what would change, with no second copy of the logic. The real run
+//! starts a new transaction after the confirmation, so no lock is held while
+//! a person reads the plan; what it did is printed from its own results.
+
+use anyhow::{Context, Result};
+use postgres::Transaction;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::cli::{FixUserArgs, Format};
+use crate::confirm::confirm;
+use crate::contract;
+use crate::db::Db;
+use crate::exit::{Code, fail};
+use crate::migrations;
+use crate::output::{Report, Section, note};
+use crate::scope;
+use crate::sql;
+
+/// Actions that only report: they change nothing.
+const REPORTED: &[&str] = &[
+    "duplicate_reported",
+    "amount_mismatch_reported",
+    "already_credited",
+    "no_evidence",
+    "not_creditable",
+];
+
+struct Repair {
+    actions: Vec<(Option<Uuid>, String, Option<i64>, String)>,
+    before: (Option<i64>, i64),
+    after: (Option<i64>, i64),
+}
+
+impl Repair {
+    fn changes(&self) -> usize {
+        self.actions
+            .iter()
+            .filter(|(_, action, _, _)| !REPORTED.contains(&action.as_str()))
+            .count()
+    }
+}
+
+pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
+    contract::check(db)?;
+    let target = db.target.to_string();
+    let (user_id, plan) = {
+        let mut tx = db.transaction()?;
+        migrations::require_installed(&mut tx)?;
+        let user_id = scope::resolve_subject(&mut tx, &args.subject)?;
+        let plan = repair(&mut tx, user_id, args)?;
+        tx.rollback()?;
+        (user_id, plan)
+    };
+
+    let result = if args.write.dry_run {
+        note(format!(
+            "dry run: {} change(s) would be made; nothing was written",
+            plan.changes()
+        ));
+        plan
+    } else if plan.changes() == 0 {
+        note(format!("nothing to repair for user {user_id}"));
+        plan
+    } else {
+        note("Plan:");
+        for (recharge, action, credits, detail) in plan
+            .actions
+            .iter()
+            .filter(|a| !REPORTED.contains(&a.1.as_str()))
+        {
+            let recharge = recharge.map_or("balance".to_string(), |id| id.to_string());
+            note(format!(
+                "  {action} {recharge}: {} ({detail})",
+                credits.unwrap_or(0)
+            ));
+        }
+        confirm(
+            &args.write,
+            &format!("make {} change(s) for user {user_id}", plan.changes()),
+        )?;
+        let mut tx = db.transaction()?;
+        let done = repair(&mut tx, user_id, args)?;
+        tx.commit()
+            .context("committing the repair; nothing was changed")?;
+        done
+    };
+
+    let mut balance = Section::new("balance", "Balance", &["when", "balance", "ledger_sum"]);
+    for (when, (cached, ledger)) in [("before", result.before), ("after", result.after)] {
+        balance.push(vec![when.into(), cached.into(), ledger.into()]);
+    }
+    let mut actions = Section::new(
+        "actions",
+        "What happened",
+        &["recharge_id", "action", "credits", "detail"],
+    );
+    for (recharge, action, credits, detail) in &result.actions {
+        let action = if args.write.dry_run && !REPORTED.contains(&action.as_str()) {
+            format!("would be {action}")
+        } else {
+            action.clone()
+        };
+        actions.push(vec![
+            recharge.map_or(Value::Null, |id| id.to_string().into()),
+            action.into(),
+            (*credits).into(),
+            detail.clone().into(),
+        ]);
+    }
+    let mut report = Report::new("fix-user");
+    report.field("database", target);
+    report.field("user_id", user_id.to_string());
+    report.field("dry_run", args.write.dry_run);
+    report.field("changes", result.changes());
+    report.sections = vec![actions, balance];
+    report.print(format)?;
+    Ok(Code::Ok)
+}
+
+fn repair(tx: &mut Transaction<'_>, user_id: Uuid, args: &FixUserArgs) -> Result<Repair> {
+    let before = ledger(tx, user_id)?;
+    let rows = tx
+        .query(
+            sql::file("repair/fix_user.sql"),
+            &[
+                &user_id,
+                &args.write.operator,
+                &args.write.reason,
+                &"fix-user",
+                &args.reverse_duplicates,
+            ],
+        )
+        .map_err(|error| explain_lock(error, user_id))?;
+    let actions = rows
+        .iter()
+        .map(|row| {
+            (
+                row.get("recharge_id"),
+                row.get("action"),
+                row.get("credits"),
+                row.get("detail"),
+            )
+        })
+        .collect();
+    let after = ledger(tx, user_id)?;
+    Ok(Repair {
+        actions,
+        before,
+        after,
+    })
+}
+
+fn ledger(tx: &mut Transaction<'_>, user_id: Uuid) -> Result<(Option<i64>, i64)> {
+    let row = tx.query_one(sql::file("support/user.sql"), &[&user_id])?;
+    Ok((row.get("balance"), row.get("ledger_sum")))
+}
+
+/// A lock held by someone else (the live webhook, another repair) is not a
+/// failure of the data: say so, and that nothing changed.
+fn explain_lock(error: postgres::Error, user_id: Uuid) -> anyhow::Error {
+    if error.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+        fail(
+            Code::Database,
+            format!(
+                "another session holds a lock on the rows of user {user_id} (the webhook, or another repair) \
+                 for longer than --lock-timeout; nothing was changed. Run the same command again, \
+                 or raise --lock-timeout"
+            ),
+        )
+    } else {
+        error.into()
+    }
+}
