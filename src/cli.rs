@@ -99,12 +99,33 @@ pub enum Command {
     ///
     /// Example: credits fix-user someone@example.com --dry-run && credits fix-user someone@example.com --reason INC-42
     FixUser(FixUserArgs),
+    /// Repair every affected user in the window (the fix-user repair), in batches of short transactions.
+    ///
+    /// Rows locked by someone else are skipped and reported (exit 5), never waited on.
+    /// Interrupted, it loses nothing: a rerun finishes the job and doubles nothing.
+    ///
+    /// Example: credits bulk-fix --since 7d --dry-run && credits bulk-fix --since 7d --max-credits 500000 --yes --reason INC-42
+    BulkFix(BulkFixArgs),
+    /// Credit the failed recharges (and, with --include-pending, stuck pending ones) that were paid.
+    ///
+    /// Credits through credits_ops.apply_recharge only those with evidence of payment, or whose
+    /// payment intent you attest with --paid/--paid-file (audited). The others are listed with
+    /// their Stripe dashboard link and left untouched. Locked rows are skipped and reported (exit 5).
+    ///
+    /// Example: credits retry-failed --since 7d --dry-run && credits retry-failed --include-pending --paid pi_123 --reason INC-42
+    RetryFailed(RetryFailedArgs),
     /// Everything support needs about one user on one page: recharges, balance, findings, audit.
     ///
     /// Give a user id, an email (looked up in auth.users) or a payment intent id.
     ///
     /// Example: credits support someone@example.com --markdown
     Support(SupportArgs),
+    /// Show the audit log (credits_ops.repair_log): every change the tool made, newest first.
+    ///
+    /// Read-only, on one snapshot. Filters combine; a filter not given matches every row.
+    ///
+    /// Example: credits log --user someone@example.com --since 30d --reason INC-42
+    Log(LogArgs),
     /// Print a shell completion script for bash, zsh or fish.
     ///
     /// Example: credits completions bash > /etc/bash_completion.d/credits
@@ -234,6 +255,56 @@ pub struct FixUserArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BulkFixArgs {
+    /// Users with a recharge created since: a duration (7d, 36h), a date or an RFC 3339 time.
+    /// Users whose balance differs from their ledger are repaired whatever the window.
+    #[arg(long, default_value = "7d")]
+    pub since: String,
+
+    /// Users per transaction: smaller holds row locks for less time.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+
+    /// Refuse the whole run when crediting would grant more than this many credits in total.
+    #[arg(long)]
+    pub max_credits: Option<i64>,
+
+    /// Also append an `adjustment` reversing each duplicated recharge's extra credits.
+    #[arg(long)]
+    pub reverse_duplicates: bool,
+
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct RetryFailedArgs {
+    /// Recharges created since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
+    #[arg(long, default_value = "7d")]
+    pub since: String,
+
+    /// Also retry pending recharges older than --stuck-after.
+    #[arg(long)]
+    pub include_pending: bool,
+
+    /// A pending recharge older than this is stuck (e.g. 1h, 30min).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    pub stuck_after: Duration,
+
+    /// A payment intent you verified as paid in Stripe (repeatable): its recharge is
+    /// credited even without stored evidence, and the attestation is audited.
+    #[arg(long, value_name = "PI")]
+    pub paid: Vec<String>,
+
+    /// A file of payment intents verified as paid, one per line (blank lines and # comments ignored).
+    #[arg(long, value_name = "PATH")]
+    pub paid_file: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Debug, Args)]
 pub struct SupportArgs {
     /// A user id (uuid), an email, or a Stripe payment intent id (pi_...).
     pub subject: String,
@@ -245,6 +316,33 @@ pub struct SupportArgs {
     /// A pending recharge older than this is stuck (e.g. 1h, 30min).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
     pub stuck_after: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only entries about this user: a user id (uuid), an email, or a payment intent id (pi_...).
+    #[arg(long)]
+    pub user: Option<String>,
+
+    /// Only entries recorded with exactly this --reason.
+    #[arg(long)]
+    pub reason: Option<String>,
+
+    /// Entries logged since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
+    #[arg(long, default_value = "7d")]
+    pub since: String,
+
+    /// Only entries with exactly this action (credited, balance_corrected, pause_package, ...).
+    #[arg(long)]
+    pub action: Option<String>,
+
+    /// Show at most this many entries, the newest.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(i64).range(1..))]
+    pub limit: i64,
+
+    /// Show every entry (no --limit).
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
 }
 
 #[derive(Debug, Args)]

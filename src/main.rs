@@ -4,7 +4,8 @@ use clap::Parser;
 
 use credits::cli::{Cli, Command};
 use credits::commands::{
-    completions, debug, demo, fix_user, health, install, packages, pause, resume, status, support,
+    bulk_fix, completions, debug, demo, fix_user, health, install, log, packages, pause, resume,
+    retry_failed, status, support,
 };
 use credits::db::Db;
 use credits::exit::{self, Code};
@@ -28,8 +29,13 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
     let format = cli.global.output;
     match &cli.command {
         Command::Demo(args) => demo::run(args, format),
+        Command::BulkFix(args) => bulk_fix::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::RetryFailed(args) => {
+            retry_failed::run(&mut Db::connect(&cli.global)?, args, format)
+        }
         Command::FixUser(args) => fix_user::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Support(args) => support::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::Log(args) => log::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => completions::man(args),
         Command::Install(args) => install::run(&mut Db::connect(&cli.global)?, args, format),

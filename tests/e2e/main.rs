@@ -1,5 +1,6 @@
 //! End-to-end tests: the real `credits` binary against real PostgreSQL.
 
+mod bulk_fix;
 mod cli;
 mod contract;
 mod debug;
@@ -7,7 +8,9 @@ mod demo;
 mod harness;
 mod health;
 mod install;
+mod log;
 mod packages;
 mod reference;
 mod repair;
+mod retry_failed;
 mod support;

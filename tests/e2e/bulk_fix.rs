@@ -1,0 +1,209 @@
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::harness::TestDb;
+
+fn installed_incident(recharges: i32, users: i32) -> TestDb {
+    let (db, _) = TestDb::with_incident(recharges, users);
+    let install = db.credits(&["install", "--yes"]);
+    assert_eq!(install.code, 0, "{install:?}");
+    db
+}
+
+/// The invariants bulk-fix is responsible for, as counts of violations.
+fn violations(db: &TestDb) -> Vec<(String, i64)> {
+    db.client()
+        .query(
+            "SELECT 'I1 completed without exactly one recharge transaction', count(*) FROM credit_recharge r \
+               WHERE r.status = 'completed' AND (SELECT count(*) FROM credit_transaction t \
+                     WHERE t.related_recharge_id = r.id AND t.type = 'recharge') = 0 \
+             UNION ALL SELECT 'I2 credited but pending or failed', count(*) FROM credit_recharge r \
+               WHERE r.status IN ('pending', 'failed') AND EXISTS (SELECT FROM credit_transaction t \
+                     WHERE t.related_recharge_id = r.id AND t.type = 'recharge') \
+             UNION ALL SELECT 'I3 balance differs from ledger or is missing', count(*) FROM ( \
+               SELECT t.user_id FROM credit_transaction t GROUP BY t.user_id \
+               HAVING sum(t.amount) IS DISTINCT FROM (SELECT b.balance FROM user_credit_balance b WHERE b.user_id = t.user_id)) x \
+             UNION ALL SELECT 'I5 credit without its transaction', count(*) FROM credits_ops.repair_log l \
+               WHERE l.action = 'credited' AND NOT EXISTS (SELECT FROM credit_transaction t \
+                     WHERE t.id = (l.detail ->> 'transaction_id')::uuid AND t.amount = l.credits_delta)",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .filter(|(_, n): &(String, i64)| *n > 0)
+        .collect()
+}
+
+fn recharge_transactions(db: &TestDb) -> i64 {
+    db.client()
+        .query_one(
+            "SELECT count(*) FROM credit_transaction WHERE type = 'recharge'",
+            &[],
+        )
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn bulk_fix_repairs_every_affected_user_once() {
+    let db = installed_incident(3000, 300);
+    let planted: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM credits_demo.expected_finding WHERE kind = 'MISSING_TRANSACTION'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let before = recharge_transactions(&db);
+    let run = db.credits(&[
+        "bulk-fix",
+        "--yes",
+        "--batch-size",
+        "7",
+        "--reason",
+        "INC-3",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let summary = run.json()["summary"][0].clone();
+    assert_eq!(summary["recharges_credited"], planted, "{summary}");
+    assert_eq!(
+        recharge_transactions(&db) - before,
+        planted,
+        "each missing credit granted once"
+    );
+    assert_eq!(violations(&db), vec![], "invariants after bulk-fix");
+
+    let debug = db.credits(&["debug", "--output", "json"]);
+    let left: Vec<String> = debug.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["check"].as_str().unwrap().to_string())
+        .collect();
+    for fixed in [
+        "MISSING_TRANSACTION",
+        "CREDITED_NOT_COMPLETED",
+        "BALANCE_DRIFT",
+        "MISSING_BALANCE_ROW",
+    ] {
+        assert!(
+            !left.contains(&fixed.to_string()),
+            "{fixed} left after bulk-fix"
+        );
+    }
+    assert!(
+        left.contains(&"DUPLICATE_CREDIT".to_string()),
+        "duplicates need a decision: reported, not changed"
+    );
+
+    let fingerprint = db.fingerprint();
+    let again = db.credits(&["bulk-fix", "--yes", "--output", "json"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(
+        db.fingerprint(),
+        fingerprint,
+        "a second run changes nothing"
+    );
+}
+
+#[test]
+fn bulk_fix_dry_run_and_max_credits_write_nothing() {
+    let db = installed_incident(1000, 100);
+    let before = db.fingerprint();
+    let dry = db.credits(&["bulk-fix", "--dry-run", "--output", "json"]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    assert!(
+        dry.json()["summary"][0]["recharges_credited"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{dry:?}"
+    );
+    assert_eq!(db.fingerprint(), before, "--dry-run wrote something");
+    let guarded = db.credits(&["bulk-fix", "--yes", "--max-credits", "10"]);
+    assert_eq!(guarded.code, 2, "{guarded:?}");
+    assert!(guarded.stderr.contains("--max-credits"), "{guarded:?}");
+    assert_eq!(db.fingerprint(), before);
+    assert_eq!(
+        db.credits(&["bulk-fix"]).code,
+        2,
+        "no --yes and no terminal"
+    );
+    assert_eq!(db.fingerprint(), before);
+}
+
+#[test]
+fn locked_users_are_skipped_reported_and_fixed_by_a_rerun() {
+    let db = installed_incident(1000, 100);
+    let user: String = db
+        .client()
+        .query_one(
+            "SELECT r.user_id::text FROM credits_demo.expected_finding f JOIN credit_recharge r ON r.id = f.recharge_id \
+             WHERE f.kind = 'MISSING_TRANSACTION' ORDER BY 1 LIMIT 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let mut holder = db.client();
+    let mut lock = holder.transaction().unwrap();
+    lock.execute(
+        "SELECT 1 FROM credit_recharge WHERE user_id = $1::text::uuid FOR UPDATE",
+        &[&user],
+    )
+    .unwrap();
+    let run = db.credits(&["bulk-fix", "--yes", "--output", "json"]);
+    assert_eq!(run.code, 5, "{run:?}");
+    let left = run.json()["left_alone"].as_array().unwrap().clone();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["user_id"], user.as_str());
+    lock.rollback().unwrap();
+
+    let rerun = db.credits(&["bulk-fix", "--yes", "--output", "json"]);
+    assert_eq!(rerun.code, 0, "{rerun:?}");
+    assert_eq!(rerun.json()["summary"][0]["users_fixed"], 1, "{rerun:?}");
+    assert_eq!(violations(&db), vec![]);
+}
+
+#[test]
+fn bulk_fix_killed_at_any_point_loses_and_doubles_nothing() {
+    let db = installed_incident(3000, 300);
+    let missing: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM credits_demo.expected_finding WHERE kind = 'MISSING_TRANSACTION'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let before = recharge_transactions(&db);
+    // Deterministic spread of kill points, from before the first batch to mid-run.
+    for delay_ms in [5u64, 40, 90, 150] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_credits"))
+            .args(["bulk-fix", "--yes", "--batch-size", "3"])
+            .env("DATABASE_URL", &db.url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+        assert!(
+            recharge_transactions(&db) - before <= missing,
+            "never more credits than were missing (kill at {delay_ms} ms)"
+        );
+    }
+    let finish = db.credits(&["bulk-fix", "--yes"]);
+    assert_eq!(finish.code, 0, "{finish:?}");
+    assert_eq!(
+        recharge_transactions(&db) - before,
+        missing,
+        "every missing credit exactly once"
+    );
+    assert_eq!(violations(&db), vec![]);
+}
