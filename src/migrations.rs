@@ -13,6 +13,11 @@ use crate::sql;
 
 /// A file's first line that makes it run outside a transaction.
 const NO_TRANSACTION: &str = "-- credits:no-transaction";
+/// A header line: commands work while this migration is pending.
+const OPTIONAL: &str = "-- credits:optional";
+/// A header line naming a query (under sql/) whose rows are obstacles:
+/// while it returns any, install leaves the migration pending and lists them.
+const PRECONDITION: &str = "-- credits:precondition ";
 
 pub struct Migration {
     pub version: i32,
@@ -20,6 +25,8 @@ pub struct Migration {
     pub sql: &'static str,
     pub checksum: String,
     pub transactional: bool,
+    pub optional: bool,
+    pub precondition: Option<&'static str>,
 }
 
 /// One row of `credits_ops.schema_history`.
@@ -38,12 +45,22 @@ pub fn embedded() -> Result<Vec<Migration>> {
         let Some((version, name)) = parse_file_name(file) else {
             bail!("sql/migrations/{file} is not named V<NNN>__<name>.sql");
         };
+        let header: Vec<&str> = text
+            .lines()
+            .map(str::trim_end)
+            .take_while(|line| line.starts_with("--"))
+            .collect();
         let migration = Migration {
             version,
             name: name.to_string(),
             sql: text,
             checksum: checksum(text),
-            transactional: text.lines().next().map(str::trim_end) != Some(NO_TRANSACTION),
+            transactional: header.first() != Some(&NO_TRANSACTION),
+            optional: header.contains(&OPTIONAL),
+            precondition: header
+                .iter()
+                .find_map(|line| line.strip_prefix(PRECONDITION))
+                .map(|path| sql::file(path.trim())),
         };
         if let Some(other) = migrations.insert(version, migration) {
             bail!(
@@ -100,6 +117,7 @@ pub fn require_installed(client: &mut impl GenericClient) -> Result<()> {
     let applied = history(client)?;
     let missing: Vec<String> = embedded()?
         .iter()
+        .filter(|m| !m.optional || applied.iter().any(|a| a.version == m.version))
         .filter(|m| {
             !applied
                 .iter()

@@ -74,30 +74,53 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
         ]
     };
 
-    if pending.is_empty() {
+    // A migration whose precondition finds obstacles is left pending, and
+    // listed; the others go ahead (a blocked one must be optional).
+    let mut blocked: Vec<(&Migration, Vec<String>)> = Vec::new();
+    let mut applicable: Vec<&Migration> = Vec::new();
+    for m in pending {
+        let obstacles = obstacles(db, m)?;
+        if obstacles.is_empty() {
+            applicable.push(m);
+        } else {
+            section.push(row(
+                m,
+                if args.write.dry_run {
+                    "would be blocked"
+                } else {
+                    "blocked"
+                },
+                None,
+            ));
+            blocked.push((m, obstacles));
+        }
+    }
+
+    if applicable.is_empty() {
         note(format!(
-            "nothing to apply: all {} migrations are applied",
+            "nothing to apply: {} of {} migrations are applied",
+            migrations.len() - blocked.len(),
             migrations.len()
         ));
     } else if args.write.dry_run {
-        for m in &pending {
+        for m in &applicable {
             section.push(row(m, "would apply", None));
         }
         note(format!(
             "dry run: {} migration(s) would be applied; nothing was written",
-            pending.len()
+            applicable.len()
         ));
     } else {
-        print_plan(&pending);
+        print_plan(&applicable);
         confirm(
             &args.write,
-            &format!("apply {} migration(s) to {}", pending.len(), db.target),
+            &format!("apply {} migration(s) to {}", applicable.len(), db.target),
         )?;
         create_history(db)?;
-        for (done, m) in pending.iter().enumerate() {
+        for (done, m) in applicable.iter().enumerate() {
             let outcome = apply(db, m, &args.write.operator, args.write.reason.as_deref())
                 .with_context(|| {
-                    let before: Vec<String> = pending[..done]
+                    let before: Vec<String> = applicable[..done]
                         .iter()
                         .map(|m| format!("V{:03}", m.version))
                         .collect();
@@ -119,9 +142,44 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
             });
         }
     }
+    section.rows.sort_by_key(|row| row[0].as_i64());
     report.sections.push(section);
     report.print(format)?;
+    // Only optional migrations get here blocked (the commands work without
+    // them), so the install itself succeeded: exit 0, and say it loudly.
+    for (m, obstacles) in &blocked {
+        let shown: Vec<&str> = obstacles.iter().take(20).map(String::as_str).collect();
+        let more = obstacles.len().saturating_sub(shown.len());
+        note(format!(
+            "V{:03} {} is left pending: {} obstacle(s){}:\n  {}\n\
+             It is optional: every command works without it. `credits debug` shows these \
+             (DUPLICATE_CREDIT); see the comment at the top of sql/migrations/V{:03}__{}.sql.",
+            m.version,
+            m.name,
+            obstacles.len(),
+            if more > 0 {
+                format!(" (first {})", shown.len())
+            } else {
+                String::new()
+            },
+            shown.join("\n  "),
+            m.version,
+            m.name
+        ));
+    }
     Ok(Code::Ok)
+}
+
+/// What stops a migration with a precondition from being applied, one line
+/// each (none: go ahead).
+fn obstacles(db: &mut Db, m: &Migration) -> Result<Vec<String>> {
+    let Some(precondition) = m.precondition else {
+        return Ok(Vec::new());
+    };
+    let mut tx = db.read_only()?;
+    let rows = tx.query(precondition, &[])?;
+    tx.commit()?;
+    Ok(rows.iter().map(|row| row.get("obstacle")).collect())
 }
 
 fn print_plan(pending: &[&Migration]) {

@@ -69,10 +69,10 @@ fn dry_run_lists_the_plan_and_writes_nothing() {
     let before = db.fingerprint();
     let run = db.credits(&["install", "--dry-run", "--output", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(
-        actions(&run),
-        vec!["would apply"; embedded_versions().len()]
-    );
+    // The incident has double credits, so the unique index would be blocked.
+    let mut expected = vec!["would apply"; embedded_versions().len()];
+    *expected.last_mut().unwrap() = "would be blocked";
+    assert_eq!(actions(&run), expected);
     assert_eq!(run.json()["dry_run"], true);
     assert_eq!(db.fingerprint(), before, "--dry-run wrote something");
 }
@@ -160,4 +160,63 @@ fn status_reports_pending_then_applied_then_drift() {
     assert_eq!(refused.code, 1, "install refuses on drift: {refused:?}");
     assert!(refused.stderr.contains("V001"), "{refused:?}");
     assert_eq!(db.fingerprint(), before);
+}
+
+#[test]
+fn the_unique_credit_index_is_built_where_it_can_be_and_listed_where_it_cannot() {
+    let db = TestDb::new();
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    let valid: bool = db
+        .client()
+        .query_one(
+            "SELECT indisvalid AND indisunique FROM pg_index WHERE indexrelid = 'public.credits_one_recharge_credit'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(valid);
+    let mut client = db.client();
+    client
+        .batch_execute(
+            "INSERT INTO auth.users (id, email) VALUES ('00000000-0000-4000-8000-0000000000cc', 'c@example.com'); \
+             INSERT INTO credit_recharge (id, user_id, amount, status) VALUES \
+               ('00000000-0000-4000-8000-0000000000c1', '00000000-0000-4000-8000-0000000000cc', 100, 'completed'); \
+             INSERT INTO credit_transaction (user_id, amount, type, related_recharge_id) VALUES \
+               ('00000000-0000-4000-8000-0000000000cc', 100, 'recharge', '00000000-0000-4000-8000-0000000000c1');",
+        )
+        .unwrap();
+    let second = client
+        .batch_execute(
+            "INSERT INTO credit_transaction (user_id, amount, type, related_recharge_id) VALUES \
+               ('00000000-0000-4000-8000-0000000000cc', 100, 'recharge', '00000000-0000-4000-8000-0000000000c1')",
+        )
+        .unwrap_err();
+    assert_eq!(
+        second.code(),
+        Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+        "the database refuses a double credit"
+    );
+
+    let (incident, _) = TestDb::with_incident(1000, 100);
+    let run = incident.credits(&["install", "--yes", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(actions(&run).last().unwrap(), "blocked");
+    assert!(
+        run.stderr.contains("recharge transactions") && run.stderr.contains("DUPLICATE_CREDIT"),
+        "{run:?}"
+    );
+    let absent: bool = incident
+        .client()
+        .query_one(
+            "SELECT to_regclass('public.credits_one_recharge_credit') IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(absent, "no index, and no INVALID leftover");
+    assert_eq!(
+        incident.credits(&["debug"]).code,
+        1,
+        "every command works without the optional index"
+    );
 }
