@@ -21,13 +21,52 @@
 -- It never updates or deletes a credit_transaction (the ledger is
 -- append-only). Returns what it did: credited, already_credited,
 -- no_evidence, not_creditable or not_found.
+-- Appends one row to the ledger and returns its id as text, or NULL when a
+-- unique index of the app refused it (ON CONFLICT DO NOTHING, no target).
+-- Apps differ in how ids and timestamps are made (uuid or bigint identity,
+-- defaults or none): a column with a default is left to it, otherwise id
+-- gets gen_random_uuid() and created_at now(). The column names are fixed
+-- here, never taken from input; the values are bind parameters.
+CREATE FUNCTION credits_ops.append_ledger(
+    p_user_id uuid, p_amount bigint, p_type text, p_recharge_id uuid)
+RETURNS text
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $fn$
+DECLARE
+    v_columns text := 'user_id, amount, type, related_recharge_id';
+    v_values  text := '$1, $2, $3, $4';
+    v_id      text;
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_attribute a
+                   WHERE a.attrelid = 'public.credit_transaction'::regclass AND a.attname = 'id'
+                     AND (a.atthasdef OR a.attidentity <> '')) THEN
+        v_columns := v_columns || ', id';
+        v_values := v_values || ', gen_random_uuid()';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_attribute a
+                   WHERE a.attrelid = 'public.credit_transaction'::regclass AND a.attname = 'created_at'
+                     AND a.atthasdef) THEN
+        v_columns := v_columns || ', created_at';
+        v_values := v_values || ', now()';
+    END IF;
+    EXECUTE format('INSERT INTO public.credit_transaction (%s) VALUES (%s) ON CONFLICT DO NOTHING RETURNING id::text',
+                   v_columns, v_values)
+       INTO v_id
+      USING p_user_id, p_amount, p_type, p_recharge_id;
+    RETURN v_id;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION credits_ops.append_ledger(uuid, bigint, text, uuid) FROM PUBLIC;
+
 CREATE FUNCTION credits_ops.apply_recharge(
     p_recharge_id uuid,
     p_operator text DEFAULT NULL,
     p_reason text DEFAULT NULL,
     p_command text DEFAULT 'apply_recharge',
     p_attested boolean DEFAULT false)
-RETURNS TABLE (action text, transaction_id uuid, credits bigint,
+RETURNS TABLE (action text, transaction_id text, credits bigint,
                balance_before bigint, balance_after bigint)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -36,7 +75,7 @@ AS $fn$
 DECLARE
     v_recharge   record;
     v_evidence   text;
-    v_tx_id      uuid;
+    v_tx_id      text;
     v_before     bigint;
     v_moved      bigint;
     v_after      bigint;
@@ -48,11 +87,11 @@ BEGIN
      WHERE r.id = p_recharge_id
        FOR UPDATE;
     IF NOT FOUND THEN
-        RETURN QUERY SELECT 'not_found'::text, NULL::uuid, NULL::bigint, NULL::bigint, NULL::bigint;
+        RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
 
-    SELECT t.id INTO v_tx_id
+    SELECT t.id::text INTO v_tx_id
       FROM public.credit_transaction t
      WHERE t.related_recharge_id = v_recharge.id AND t.type = 'recharge'
      ORDER BY t.created_at
@@ -63,7 +102,7 @@ BEGIN
     END IF;
 
     IF v_recharge.status NOT IN ('completed', 'pending', 'failed') THEN
-        RETURN QUERY SELECT 'not_creditable'::text, NULL::uuid, NULL::bigint, NULL::bigint, NULL::bigint;
+        RETURN QUERY SELECT 'not_creditable'::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
     IF v_recharge.status = 'completed' THEN
@@ -75,7 +114,7 @@ BEGIN
           FROM credits_ops.payment_evidence(ARRAY[v_recharge.payment_intent_id]) e;
     END IF;
     IF v_evidence IS NULL THEN
-        RETURN QUERY SELECT 'no_evidence'::text, NULL::uuid, NULL::bigint, NULL::bigint, NULL::bigint;
+        RETURN QUERY SELECT 'no_evidence'::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
 
@@ -92,12 +131,9 @@ BEGIN
     -- ON CONFLICT without a target: a no-op where the app has a unique index
     -- on recharge transactions and another writer won; the row lock above
     -- already serialises every caller of this function.
-    INSERT INTO public.credit_transaction (id, user_id, amount, type, related_recharge_id, created_at)
-    VALUES (gen_random_uuid(), v_recharge.user_id, v_recharge.amount, 'recharge', v_recharge.id, now())
-    ON CONFLICT DO NOTHING
-    RETURNING id INTO v_tx_id;
+    v_tx_id := credits_ops.append_ledger(v_recharge.user_id, v_recharge.amount, 'recharge', v_recharge.id);
     IF v_tx_id IS NULL THEN
-        RETURN QUERY SELECT 'already_credited'::text, NULL::uuid, 0::bigint, v_before, v_before;
+        RETURN QUERY SELECT 'already_credited'::text, NULL::text, 0::bigint, v_before, v_before;
         RETURN;
     END IF;
 
@@ -207,8 +243,7 @@ BEGIN
         IF v_excess <= 0 THEN
             CONTINUE;
         ELSIF p_reverse_duplicates THEN
-            INSERT INTO public.credit_transaction (id, user_id, amount, type, related_recharge_id, created_at)
-            VALUES (gen_random_uuid(), p_user_id, -v_excess, 'adjustment', v_row.id, now());
+            PERFORM credits_ops.append_ledger(p_user_id, -v_excess, 'adjustment', v_row.id);
             INSERT INTO credits_ops.repair_log (operator, reason, command, recharge_id, user_id, action, credits_delta, detail)
             VALUES (v_operator, p_reason, p_command, v_row.id, p_user_id, 'duplicate_reversed', -v_excess,
                     jsonb_build_object('recharge_transactions', v_row.n));

@@ -25,7 +25,7 @@ fn violations(db: &TestDb) -> Vec<(String, i64)> {
                HAVING sum(t.amount) IS DISTINCT FROM (SELECT b.balance FROM user_credit_balance b WHERE b.user_id = t.user_id)) x \
              UNION ALL SELECT 'I5 credit without its transaction', count(*) FROM credits_ops.repair_log l \
                WHERE l.action = 'credited' AND NOT EXISTS (SELECT FROM credit_transaction t \
-                     WHERE t.id = (l.detail ->> 'transaction_id')::uuid AND t.amount = l.credits_delta)",
+                     WHERE t.id::text = l.detail ->> 'transaction_id' AND t.amount = l.credits_delta)",
             &[],
         )
         .unwrap()
@@ -219,7 +219,11 @@ fn after_the_repairs_only_what_needs_a_human_is_left() {
         let run = db.credits(args);
         assert_eq!(run.code, 0, "{args:?}: {run:?}");
     }
-    assert_eq!(violations(&db), vec![], "I1, I2 (for what the tool may fix), I3, I5");
+    assert_eq!(
+        violations(&db),
+        vec![],
+        "I1, I2 (for what the tool may fix), I3, I5"
+    );
     let doubled: i64 = db
         .client()
         .query_one(
@@ -250,7 +254,10 @@ fn after_the_repairs_only_what_needs_a_human_is_left() {
         "WEBHOOK_EVENT_FAILED",
     ];
     for check in &left {
-        assert!(needs_a_human.contains(&check.as_str()), "{check} is left after the repairs");
+        assert!(
+            needs_a_human.contains(&check.as_str()),
+            "{check} is left after the repairs"
+        );
     }
     // Webhook failures left are about payments nobody can prove yet.
     for finding in debug.json()["findings"].as_array().unwrap() {
@@ -261,7 +268,64 @@ fn after_the_repairs_only_what_needs_a_human_is_left() {
                 .query_one("SELECT kind FROM credits_demo.expected_finding WHERE recharge_id = $1::text::uuid", &[&recharge])
                 .unwrap()
                 .get(0);
-            assert!(["FAILED_UNVERIFIED", "STUCK_PENDING"].contains(&kind.as_str()), "{finding}");
+            assert!(
+                ["FAILED_UNVERIFIED", "STUCK_PENDING"].contains(&kind.as_str()),
+                "{finding}"
+            );
         }
     }
+}
+
+#[test]
+fn repairs_work_on_an_app_with_its_own_quirks() {
+    // Not the reference schema's shape: bigint identity ids on the ledger, no
+    // default for created_at, an extra column, another transaction type, and
+    // a balance kept by a trigger of the app's own (unqualified names).
+    let (db, _) = TestDb::with_incident(1000, 100);
+    db.client()
+        .batch_execute(
+            "ALTER TABLE credit_transaction DROP CONSTRAINT credit_transaction_pkey; \
+             ALTER TABLE credit_transaction RENAME COLUMN id TO legacy_id; \
+             ALTER TABLE credit_transaction ALTER COLUMN legacy_id DROP NOT NULL, ALTER COLUMN legacy_id DROP DEFAULT; \
+             ALTER TABLE credit_transaction ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY; \
+             ALTER TABLE credit_transaction ALTER COLUMN created_at DROP DEFAULT; \
+             ALTER TABLE credit_transaction ADD COLUMN source text NOT NULL DEFAULT 'app'; \
+             INSERT INTO credit_transaction (user_id, amount, type, created_at) \
+               SELECT user_id, 7, 'bonus', now() FROM user_credit_balance ORDER BY user_id LIMIT 5; \
+             UPDATE user_credit_balance b SET balance = balance + 7 \
+               WHERE user_id IN (SELECT user_id FROM credit_transaction WHERE type = 'bonus'); \
+             CREATE FUNCTION keep_balance() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+               UPDATE user_credit_balance SET balance = balance + NEW.amount WHERE user_id = NEW.user_id; RETURN NEW; END $$; \
+             CREATE TRIGGER keep_balance AFTER INSERT ON credit_transaction FOR EACH ROW EXECUTE FUNCTION keep_balance();",
+        )
+        .unwrap();
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    let missing: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM credits_demo.expected_finding WHERE kind = 'MISSING_TRANSACTION'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let before = recharge_transactions(&db);
+    for args in [
+        &["bulk-fix", "--yes"][..],
+        &["retry-failed", "--include-pending", "--yes"],
+    ] {
+        let run = db.credits(args);
+        assert_eq!(run.code, 0, "{args:?}: {run:?}");
+    }
+    assert!(
+        recharge_transactions(&db) - before >= missing,
+        "the missing credits were granted"
+    );
+    assert_eq!(
+        violations(&db),
+        vec![],
+        "invariants hold on the quirky schema"
+    );
+    let rerun = db.fingerprint();
+    assert_eq!(db.credits(&["bulk-fix", "--yes"]).code, 0);
+    assert_eq!(db.fingerprint(), rerun, "a second run changes nothing");
 }
