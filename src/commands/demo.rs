@@ -52,6 +52,24 @@ const STEPS: &[(&str, &[&str])] = &[
         &["support", "{user}"],
     ),
     (
+        "Repair everyone in the window, in short batches (what is locked is skipped, not waited on).",
+        &["bulk-fix", "--yes", "--reason", "demo"],
+    ),
+    (
+        "Credit failed and stuck payments that Stripe shows as paid; the unproven ones are only listed.",
+        &[
+            "retry-failed",
+            "--include-pending",
+            "--yes",
+            "--reason",
+            "demo",
+        ],
+    ),
+    (
+        "Diagnose again: what is left needs a human (unverified payments, duplicates, wrong amounts, RLS).",
+        &["debug", "--limit", "2"],
+    ),
+    (
         "What monitoring sees: a Nagios line, exit code 2 (CRITICAL).",
         &["health"],
     ),
