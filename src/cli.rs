@@ -126,6 +126,15 @@ pub enum Command {
     ///
     /// Example: credits log --user someone@example.com --since 30d --reason INC-42
     Log(LogArgs),
+    /// Check, and fix with least privilege, Row Level Security on the credits tables.
+    ///
+    /// Probes, in transactions that are always rolled back, what the webhook role, a
+    /// signed-in user and anon can really do, and lists RLS state, policies, grants and
+    /// the Supabase linter's findings. --check only reports (exit 1 when a probe is wrong).
+    /// Without it, applies sql/migrations/V010 (recorded in `credits status`) and audits it.
+    ///
+    /// Example: credits rls-fix --check && credits rls-fix --dry-run && credits rls-fix --reason INC-42
+    RlsFix(RlsFixArgs),
     /// Print a shell completion script for bash, zsh or fish.
     ///
     /// Example: credits completions bash > /etc/bash_completion.d/credits
@@ -343,6 +352,28 @@ pub struct LogArgs {
     /// Show every entry (no --limit).
     #[arg(long, conflicts_with = "limit")]
     pub all: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RlsFixArgs {
+    /// Only report: RLS state, policies, grants, probes and lints; change nothing.
+    #[arg(long, conflicts_with_all = ["dry_run", "yes"])]
+    pub check: bool,
+
+    /// The role signed-in users act as (Supabase: authenticated).
+    #[arg(long, default_value = "authenticated")]
+    pub user_role: String,
+
+    /// The role requests without a signed-in user act as (Supabase: anon).
+    #[arg(long, default_value = "anon")]
+    pub anon_role: String,
+
+    /// The role the Stripe webhook handler uses (Supabase: service_role).
+    #[arg(long, default_value = "service_role")]
+    pub webhook_role: String,
+
+    #[command(flatten)]
+    pub write: WriteOpts,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@ use clap::Parser;
 use credits::cli::{Cli, Command};
 use credits::commands::{
     bulk_fix, completions, debug, demo, fix_user, health, install, log, packages, pause, resume,
-    retry_failed, status, support,
+    retry_failed, rls_fix, status, support,
 };
 use credits::db::Db;
 use credits::exit::{self, Code};
@@ -36,6 +36,7 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
         Command::FixUser(args) => fix_user::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Support(args) => support::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Log(args) => log::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::RlsFix(args) => rls_fix::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => completions::man(args),
         Command::Install(args) => install::run(&mut Db::connect(&cli.global)?, args, format),

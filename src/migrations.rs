@@ -18,6 +18,9 @@ const OPTIONAL: &str = "-- credits:optional";
 /// A header line naming a query (under sql/) whose rows are obstacles:
 /// while it returns any, install leaves the migration pending and lists them.
 const PRECONDITION: &str = "-- credits:precondition ";
+/// A header line: `credits install` never applies this migration; a command
+/// applies it on demand (V010 by `credits rls-fix`), through the same machinery.
+const ON_DEMAND: &str = "-- credits:on-demand";
 
 pub struct Migration {
     pub version: i32,
@@ -27,6 +30,7 @@ pub struct Migration {
     pub transactional: bool,
     pub optional: bool,
     pub precondition: Option<&'static str>,
+    pub on_demand: bool,
 }
 
 /// One row of `credits_ops.schema_history`.
@@ -38,8 +42,19 @@ pub struct Applied {
     pub applied_by: String,
 }
 
-/// Every migration embedded in this binary, in version order.
+/// Every migration `credits install` applies, in version order (the
+/// on-demand ones are left out: see [`on_demand`]).
 pub fn embedded() -> Result<Vec<Migration>> {
+    Ok(all()?.into_iter().filter(|m| !m.on_demand).collect())
+}
+
+/// The migrations marked `-- credits:on-demand`, applied by their command.
+pub fn on_demand() -> Result<Vec<Migration>> {
+    Ok(all()?.into_iter().filter(|m| m.on_demand).collect())
+}
+
+/// Every migration embedded in this binary, in version order.
+fn all() -> Result<Vec<Migration>> {
     let mut migrations: BTreeMap<i32, Migration> = BTreeMap::new();
     for (file, text) in sql::dir("migrations") {
         let Some((version, name)) = parse_file_name(file) else {
@@ -61,6 +76,7 @@ pub fn embedded() -> Result<Vec<Migration>> {
                 .iter()
                 .find_map(|line| line.strip_prefix(PRECONDITION))
                 .map(|path| sql::file(path.trim())),
+            on_demand: header.contains(&ON_DEMAND),
         };
         if let Some(other) = migrations.insert(version, migration) {
             bail!(

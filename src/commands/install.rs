@@ -233,6 +233,31 @@ fn apply(db: &mut Db, m: &Migration, operator: &str, reason: Option<&str>) -> Re
     })
 }
 
+/// Applies an on-demand migration (`-- credits:on-demand`, e.g. V010 by
+/// `credits rls-fix`) with the install machinery: under the install lock, in
+/// one transaction with its history row (written only the first time) and
+/// whatever `work` does. `work` runs the migration's SQL itself, so it can
+/// set what the file reads first and record what it did after.
+pub fn apply_on_demand<T>(
+    db: &mut Db,
+    m: &Migration,
+    operator: &str,
+    reason: Option<&str>,
+    work: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    create_history(db)?;
+    with_install_lock(db, |tx| {
+        let pending = is_pending(tx, m)?;
+        let started = Instant::now();
+        let result = work(tx)?;
+        if pending {
+            let ms = started.elapsed().as_millis() as i64;
+            record(tx, m, operator, reason, ms)?;
+        }
+        Ok(result)
+    })
+}
+
 /// Creates schema `credits_ops` and its history table if missing, under the
 /// install lock, in a transaction of its own.
 fn create_history(db: &mut Db) -> Result<()> {

@@ -12,5 +12,6 @@ pub mod packages;
 pub mod pause;
 pub mod resume;
 pub mod retry_failed;
+pub mod rls_fix;
 pub mod status;
 pub mod support;

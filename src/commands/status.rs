@@ -19,10 +19,12 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
         applied
     };
 
+    let on_demand_versions: Vec<i32> = migrations::on_demand()?.iter().map(|m| m.version).collect();
     let mut versions: Vec<i32> = embedded
         .iter()
         .map(|m| m.version)
         .chain(applied.iter().map(|a| a.version))
+        .filter(|version| !on_demand_versions.contains(version))
         .collect();
     versions.sort();
     versions.dedup();
@@ -55,6 +57,32 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
         ]);
     }
 
+    // Migrations a command applies on demand (V010: `credits rls-fix`):
+    // listed apart, never counted as pending.
+    let mut on_demand = Section::new(
+        "on_demand",
+        "Applied on demand",
+        &["version", "name", "state", "applied_at", "applied_by"],
+    );
+    for m in migrations::on_demand()? {
+        let theirs = applied.iter().find(|a| a.version == m.version);
+        let state = match theirs {
+            None => format!("not applied (run {})", on_demand_command(&m.name)),
+            Some(a) if a.checksum == m.checksum => "applied".to_string(),
+            Some(_) => {
+                drift += 1;
+                "changed since applied".to_string()
+            }
+        };
+        on_demand.push(vec![
+            Value::from(m.version),
+            m.name.clone().into(),
+            state.into(),
+            theirs.map_or(Value::Null, |a| a.applied_at.to_rfc3339().into()),
+            theirs.map_or(Value::Null, |a| a.applied_by.clone().into()),
+        ]);
+    }
+
     let pending = section
         .rows
         .iter()
@@ -65,6 +93,7 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
     report.field("pending", pending);
     report.field("drift", drift);
     report.sections.push(section);
+    report.sections.push(on_demand);
     report.print(format)?;
 
     if drift > 0 {
@@ -81,4 +110,12 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
         ));
     }
     Ok(Code::Ok)
+}
+
+/// The command that applies an on-demand migration.
+fn on_demand_command(name: &str) -> &'static str {
+    match name {
+        "rls_least_privilege" => "credits rls-fix",
+        _ => "its command",
+    }
 }

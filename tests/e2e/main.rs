@@ -13,4 +13,5 @@ mod packages;
 mod reference;
 mod repair;
 mod retry_failed;
+mod rls;
 mod support;

@@ -1,0 +1,2 @@
+-- Probe: change what packages grant (always rolled back).
+UPDATE public.credit_package SET credits = credits + 1000000;
