@@ -24,12 +24,32 @@ pub struct LocalCluster {
     watchdog: Option<Child>,
     bin: PathBuf,
     owner: Option<(u32, u32)>,
+    settings: Vec<(String, String)>,
+}
+
+/// Settings for a cluster that differs from the default one (tests of TLS,
+/// password authentication, a server restart).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra server settings, passed as `-c key=value`.
+    pub settings: Vec<(String, String)>,
+    /// Replaces pg_hba.conf. Keep a `local all all trust` line: readiness
+    /// is checked, and [`LocalCluster::socket_conninfo`] connects, over the socket.
+    pub hba: Option<String>,
+    /// Files written into the data directory before the server starts,
+    /// owned by the server's user with mode 0600 (certificates, keys).
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 impl LocalCluster {
     /// Starts a new cluster. With `keep`, no watchdog is started: the server
     /// outlives this process until stopped with [`LocalCluster::stop_command`].
     pub fn start(keep: bool) -> Result<LocalCluster> {
+        LocalCluster::start_with(keep, &Options::default())
+    }
+
+    /// Starts a new cluster with custom settings, pg_hba.conf and files.
+    pub fn start_with(keep: bool, options: &Options) -> Result<LocalCluster> {
         let bin = server_bin_dir()?;
         let owner = server_owner()?;
         let nanos = std::time::SystemTime::now()
@@ -64,34 +84,20 @@ impl LocalCluster {
             );
         }
 
+        if let Some(hba) = &options.hba {
+            write_owned(&data.join("pg_hba.conf"), hba.as_bytes(), owner)?;
+        }
+        for (name, contents) in &options.files {
+            write_owned(&data.join(name), contents, owner)?;
+        }
+
         let port = free_port()?;
-        let log = fs::File::create(dir.join("server.log"))?;
+        fs::File::create(dir.join("server.log"))?;
         if let Some((uid, gid)) = owner {
             chown(dir.join("server.log"), Some(uid), Some(gid))?;
         }
-        let server = as_owner(Command::new(bin.join("postgres")), owner)
-            .arg("-D")
-            .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
-            .arg("-k")
-            .arg(&dir)
-            .args([
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ])
-            .args(["-c", "max_connections=200"])
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            // Its own process group: a Ctrl-C at the terminal reaches us, and
-            // the watchdog then shuts the server down in order.
-            .process_group(0)
-            .spawn()
-            .context("starting postgres")?;
+        let settings = options.settings.clone();
+        let server = spawn_server(&bin, &dir, port, owner, &settings)?;
         let mut cluster = LocalCluster {
             dir,
             port,
@@ -99,6 +105,7 @@ impl LocalCluster {
             watchdog: None,
             bin,
             owner,
+            settings,
         };
         if !keep {
             cluster.watchdog = Some(cluster.spawn_watchdog()?);
@@ -113,6 +120,38 @@ impl LocalCluster {
             "host=127.0.0.1 port={} user=postgres dbname={dbname} sslmode=disable",
             self.port
         )
+    }
+
+    /// A connection string over the Unix socket (trusted by the default
+    /// pg_hba.conf), for setting up a cluster whose TCP access needs TLS or a password.
+    pub fn socket_conninfo(&self, dbname: &str) -> String {
+        format!(
+            "host={} port={} user=postgres dbname={dbname}",
+            self.dir.display(),
+            self.port
+        )
+    }
+
+    /// The TCP port the server listens on (127.0.0.1).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server with a fast shutdown (open sessions are cut off, as
+    /// when a managed database restarts) and starts it again on the same port.
+    pub fn restart_fast(&mut self) -> Result<()> {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.server.id().to_string()])
+            .status();
+        self.server.wait()?;
+        self.server = spawn_server(&self.bin, &self.dir, self.port, self.owner, &self.settings)?;
+        // The watchdog watches the server's process id: watch the new one.
+        if let Some(mut watchdog) = self.watchdog.take() {
+            let _ = watchdog.kill();
+            let _ = watchdog.wait();
+            self.watchdog = Some(self.spawn_watchdog()?);
+        }
+        self.wait_ready()
     }
 
     /// The shell command that stops a kept cluster and removes its files.
@@ -164,7 +203,8 @@ rm -rf "$3""#;
                     self.log_tail()
                 );
             }
-            if postgres::Client::connect(&self.conninfo("postgres"), postgres::NoTls).is_ok() {
+            if postgres::Client::connect(&self.socket_conninfo("postgres"), postgres::NoTls).is_ok()
+            {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -253,6 +293,58 @@ fn as_owner(mut command: Command, owner: Option<(u32, u32)>) -> Command {
         command.uid(uid).gid(gid);
     }
     command
+}
+
+fn spawn_server(
+    bin: &Path,
+    dir: &Path,
+    port: u16,
+    owner: Option<(u32, u32)>,
+    settings: &[(String, String)],
+) -> Result<Child> {
+    let log = fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join("server.log"))?;
+    let mut command = as_owner(Command::new(bin.join("postgres")), owner);
+    command
+        .arg("-D")
+        .arg(dir.join("data"))
+        .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1"])
+        .arg("-k")
+        .arg(dir)
+        .args([
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ])
+        .args(["-c", "max_connections=200"]);
+    for (key, value) in settings {
+        command.arg("-c").arg(format!("{key}={value}"));
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        // Its own process group: a Ctrl-C at the terminal reaches us, and
+        // the watchdog then shuts the server down in order.
+        .process_group(0)
+        .spawn()
+        .context("starting postgres")
+}
+
+/// Writes a file only the server's user can read (PostgreSQL insists on
+/// that for the TLS key).
+fn write_owned(path: &Path, contents: &[u8], owner: Option<(u32, u32)>) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, contents).with_context(|| format!("writing {}", path.display()))?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    if let Some((uid, gid)) = owner {
+        chown(path, Some(uid), Some(gid))?;
+    }
+    Ok(())
 }
 
 fn free_port() -> Result<u16> {

@@ -51,3 +51,19 @@ pub fn code_of(error: &anyhow::Error) -> Code {
         .find_map(|cause| cause.downcast_ref::<Failure>().map(|f| f.code))
         .unwrap_or(Code::Database)
 }
+
+/// A line telling the operator what an error from the server means and what
+/// to do, for the errors whose server message alone does not say it.
+pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
+    let code = error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<postgres::Error>())
+        .and_then(|e| e.code())?;
+    if *code == postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION {
+        return Some(
+            "the database is read-only (a replica, or default_transaction_read_only = on); \
+             nothing was written. Connect to the primary database to make changes.",
+        );
+    }
+    None
+}

@@ -20,6 +20,9 @@ fn main() -> ExitCode {
             for cause in error.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
             }
+            if let Some(hint) = exit::hint(&error) {
+                eprintln!("  {hint}");
+            }
             ExitCode::from(exit::code_of(&error) as u8)
         }
     }

@@ -201,6 +201,12 @@ DECLARE
     v_sum      bigint;
     v_excess   bigint;
 BEGIN
+    -- The lock order of every repair: the user's recharge rows (by id),
+    -- then the balance row, as apply_recharge takes them for one recharge.
+    -- Taking them all first means a webhook crediting another recharge of
+    -- this user meanwhile waits or goes first, and never deadlocks with us.
+    PERFORM 1 FROM public.credit_recharge r WHERE r.user_id = p_user_id ORDER BY r.id FOR UPDATE;
+
     FOR v_row IN
         SELECT r.id FROM public.credit_recharge r
          WHERE r.user_id = p_user_id AND r.status = 'completed'

@@ -268,8 +268,9 @@ fn is_data_error(error: &anyhow::Error) -> bool {
         .and_then(|e| e.code())
         .is_some_and(|code| {
             let class = &code.code()[..2];
-            // 22 data exception, 23 integrity, 55 lock not available, P0 raised in PL/pgSQL
-            matches!(class, "22" | "23" | "55" | "P0")
+            // 22 data exception, 23 integrity, 40 deadlock or serialization
+            // (retried user by user), 55 lock not available, P0 raised in PL/pgSQL
+            matches!(class, "22" | "23" | "40" | "55" | "P0")
         })
 }
 

@@ -1,5 +1,7 @@
 //! End-to-end tests: the real `credits` binary against real PostgreSQL.
 
+mod bad_input;
+mod bench;
 mod bulk_fix;
 mod cli;
 mod contract;
@@ -10,8 +12,12 @@ mod health;
 mod install;
 mod log;
 mod packages;
+mod pooler;
+mod race;
 mod reference;
 mod repair;
 mod retry_failed;
 mod rls;
+mod server_loss;
 mod support;
+mod tls;

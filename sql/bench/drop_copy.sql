@@ -1,0 +1,2 @@
+-- credits-bench: drops the previous measurement's copy.
+DROP DATABASE IF EXISTS bench_copy WITH (FORCE);
