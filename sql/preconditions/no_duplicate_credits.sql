@@ -3,7 +3,7 @@
 -- when a reversing adjustment exists: the ledger is append-only, so those
 -- rows stay), and an INVALID index of that name left by an interrupted
 -- build. One row per obstacle; none means the index can be built.
-SELECT 'recharge ' || t.related_recharge_id || ' has ' || count(*) || ' recharge transactions' AS obstacle
+SELECT 'recharge ' || t.related_recharge_id || ' has ' || count(*) || ' recharge transactions (credits debug: DUPLICATE_CREDIT)' AS obstacle
 FROM public.credit_transaction t
 WHERE t.type = 'recharge' AND t.related_recharge_id IS NOT NULL
 GROUP BY t.related_recharge_id

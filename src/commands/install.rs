@@ -152,8 +152,8 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
         let more = obstacles.len().saturating_sub(shown.len());
         note(format!(
             "V{:03} {} is left pending: {} obstacle(s){}:\n  {}\n\
-             It is optional: every command works without it. `credits debug` shows these \
-             (DUPLICATE_CREDIT); see the comment at the top of sql/migrations/V{:03}__{}.sql.",
+             It is optional: every command works without it; see the comment at the top of \
+             sql/migrations/V{:03}__{}.sql.",
             m.version,
             m.name,
             obstacles.len(),

@@ -258,7 +258,15 @@ fn tell_unverified(outcomes: &[Outcome], unmatched: &[&String], args: &RetryFail
              Verify each in Stripe; if it was paid, rerun with --paid <payment intent>:",
             unverified.len()
         ));
-        for o in unverified {
+        // The first ones on stderr; every one is in the report (stdout).
+        const SHOWN: usize = 20;
+        if unverified.len() > SHOWN {
+            note(format!(
+                "  (the first {SHOWN}; all {} are in the output, e.g. --output csv)",
+                unverified.len()
+            ));
+        }
+        for o in unverified.into_iter().take(SHOWN) {
             match o.payment_intent_id.as_deref() {
                 Some(pi) => note(format!(
                     "  {} user {} {} credits: {}",

@@ -57,4 +57,20 @@ fn the_optional_webhook_table_may_be_absent() {
         .unwrap();
     let run = db.credits(&["install", "--yes"]);
     assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("stripe_webhook_event does not exist: nothing to index"),
+        "the event index is skipped, and said so: {run:?}"
+    );
+    let other = TestDb::new();
+    assert_eq!(other.credits(&["install", "--yes"]).code, 0);
+    let indexed: bool = other
+        .client()
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.credits_webhook_event_payment_intent_idx'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(indexed, "with the table, evidence lookups are indexed");
 }

@@ -71,7 +71,8 @@ fn dry_run_lists_the_plan_and_writes_nothing() {
     assert_eq!(run.code, 0, "{run:?}");
     // The incident has double credits, so the unique index would be blocked.
     let mut expected = vec!["would apply"; embedded_versions().len()];
-    *expected.last_mut().unwrap() = "would be blocked";
+    let unique_index = embedded_versions().iter().position(|v| *v == 9).unwrap();
+    expected[unique_index] = "would be blocked";
     assert_eq!(actions(&run), expected);
     assert_eq!(run.json()["dry_run"], true);
     assert_eq!(db.fingerprint(), before, "--dry-run wrote something");
@@ -200,7 +201,8 @@ fn the_unique_credit_index_is_built_where_it_can_be_and_listed_where_it_cannot()
     let (incident, _) = TestDb::with_incident(1000, 100);
     let run = incident.credits(&["install", "--yes", "--output", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert_eq!(actions(&run).last().unwrap(), "blocked");
+    let unique_index = embedded_versions().iter().position(|v| *v == 9).unwrap();
+    assert_eq!(actions(&run)[unique_index], "blocked");
     assert!(
         run.stderr.contains("recharge transactions") && run.stderr.contains("DUPLICATE_CREDIT"),
         "{run:?}"
