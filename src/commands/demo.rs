@@ -94,7 +94,7 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
     note("Starting a throwaway PostgreSQL cluster...");
     let cluster = LocalCluster::start(args.keep)?;
     let mut admin = postgres::Client::connect(&cluster.conninfo("postgres"), postgres::NoTls)?;
-    admin.batch_execute("CREATE DATABASE credits_demo")?;
+    admin.batch_execute(crate::sql::file("reference/create_demo_database.sql"))?;
     let conninfo = cluster.conninfo("credits_demo");
     let mut client = postgres::Client::connect(&conninfo, postgres::NoTls)?;
     reference::create_schema(&mut client)?;

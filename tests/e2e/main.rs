@@ -18,6 +18,7 @@ mod reference;
 mod repair;
 mod retry_failed;
 mod rls;
+mod security;
 mod server_loss;
 mod support;
 mod tls;
