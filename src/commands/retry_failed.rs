@@ -13,7 +13,6 @@ use std::collections::BTreeSet;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
-use postgres::Transaction;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -47,13 +46,12 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     contract::check(db)?;
     let target = db.target.to_string();
 
-    let plan = {
-        let mut tx = db.transaction()?;
+    {
+        let mut tx = db.read_only()?;
         migrations::require_installed(&mut tx)?;
-        let plan = retry(&mut tx, since, &attested, args)?;
-        tx.rollback()?;
-        plan
-    };
+        tx.commit()?;
+    }
+    let plan = retry(db, since, &attested, args, false)?;
 
     let credited = count(&plan, "credited");
     let outcomes = if args.write.dry_run {
@@ -85,11 +83,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
             &args.write,
             &format!("credit {credited} failed or stuck recharge(s)"),
         )?;
-        let mut tx = db.transaction()?;
-        let done = retry(&mut tx, since, &attested, args)?;
-        tx.commit()
-            .context("committing the credits; nothing was changed")?;
-        done
+        retry(db, since, &attested, args, true)?
     };
 
     let unmatched = unmatched(&attested, &outcomes);
@@ -201,36 +195,71 @@ fn valid_payment_intent(id: &str) -> bool {
     id.len() > 3 && id.starts_with("pi_") && !id.contains(char::is_whitespace)
 }
 
+/// Candidates per transaction: each batch holds its row locks only until
+/// it commits, so the live webhook never waits long on a retry.
+const BATCH: i32 = 200;
+
+/// Runs credits_ops.retry_failed batch by batch, in recharge id order, each
+/// batch in its own transaction: committed, or rolled back for the plan.
 fn retry(
-    tx: &mut Transaction<'_>,
+    db: &mut Db,
     since: DateTime<Utc>,
     attested: &[String],
     args: &RetryFailedArgs,
+    commit: bool,
 ) -> Result<Vec<Outcome>> {
     let stuck_after = format!("{} seconds", args.stuck_after.as_secs());
-    let rows = tx.query(
-        sql::file("repair/retry_failed.sql"),
-        &[
-            &since,
-            &args.include_pending,
-            &stuck_after,
-            &attested,
-            &args.write.operator,
-            &args.write.reason,
-            &"retry-failed",
-        ],
-    )?;
-    Ok(rows
-        .iter()
-        .map(|row| Outcome {
-            recharge_id: row.get("recharge_id"),
-            user_id: row.get("user_id"),
-            payment_intent_id: row.get("payment_intent_id"),
-            credits: row.get("credits"),
-            action: row.get("action"),
-            detail: row.get("detail"),
-        })
-        .collect())
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut after: Option<Uuid> = None;
+    loop {
+        let mut tx = db.transaction()?;
+        let rows = tx
+            .query(
+                sql::file("repair/retry_failed.sql"),
+                &[
+                    &since,
+                    &args.include_pending,
+                    &stuck_after,
+                    &attested,
+                    &args.write.operator,
+                    &args.write.reason,
+                    &"retry-failed",
+                    &after,
+                    &BATCH,
+                ],
+            )
+            .with_context(|| {
+                let credited = count(&outcomes, "credited");
+                if commit {
+                    format!("a batch failed; {credited} recharge(s) were credited and committed before it, nothing of this batch was; run the same command again to finish (nothing is doubled)")
+                } else {
+                    "planning the retry".to_string()
+                }
+            })?;
+        if commit {
+            tx.commit()
+                .context("committing a batch of credits; nothing of that batch was changed")?;
+        } else {
+            tx.rollback()?;
+        }
+        let batch: Vec<Outcome> = rows
+            .iter()
+            .map(|row| Outcome {
+                recharge_id: row.get("recharge_id"),
+                user_id: row.get("user_id"),
+                payment_intent_id: row.get("payment_intent_id"),
+                credits: row.get("credits"),
+                action: row.get("action"),
+                detail: row.get("detail"),
+            })
+            .collect();
+        let full = batch.len() == BATCH as usize;
+        after = batch.iter().map(|o| o.recharge_id).max();
+        outcomes.extend(batch);
+        if !full {
+            return Ok(outcomes);
+        }
+    }
 }
 
 /// The attested payment intents that match no candidate recharge.

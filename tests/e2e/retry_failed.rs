@@ -468,3 +468,58 @@ fn the_runbook_entry_point_shares_the_logic() {
         .get(0);
     assert_eq!(command, "retry_failed_payments");
 }
+
+#[test]
+fn retry_failed_commits_batch_by_batch_and_misses_none() {
+    // More candidates than one batch holds (200): the pages must cover all.
+    let (db, _) = TestDb::with_incident(40000, 4000);
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    let candidates: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM credits_demo.expected_finding \
+             WHERE kind IN ('FAILED_PAID', 'FAILED_UNVERIFIED', 'STUCK_PENDING_PAID', 'STUCK_PENDING')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(candidates > 400, "at least three batches: {candidates}");
+    let run = db.credits(&[
+        "retry-failed",
+        "--include-pending",
+        "--yes",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let paid: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM credits_demo.expected_finding WHERE kind IN ('FAILED_PAID', 'STUCK_PENDING_PAID')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        run.json()["credited"],
+        paid,
+        "every paid recharge, across batches"
+    );
+    let credited_once: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM credits_demo.expected_finding f WHERE f.kind IN ('FAILED_PAID', 'STUCK_PENDING_PAID') \
+             AND (SELECT count(*) FROM credit_transaction t WHERE t.related_recharge_id = f.recharge_id AND t.type = 'recharge') = 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(credited_once, paid);
+    let before = db.fingerprint();
+    assert_eq!(
+        db.credits(&["retry-failed", "--include-pending", "--yes"])
+            .code,
+        0
+    );
+    assert_eq!(db.fingerprint(), before, "a second run changes nothing");
+}
