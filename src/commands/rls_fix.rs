@@ -658,56 +658,37 @@ fn run_probes(
             );
         }
     }
-    let actual = write_probe(
-        tx,
-        roles.user,
-        shape.user,
-        Some(me),
-        "rls/probe_insert_transaction.sql",
-        &[&me],
-        "insert a credit_transaction of 1000000 credits",
-    )?;
-    push(
-        "user_inserts_credit_transaction",
-        roles.user,
-        Expect::Denied,
-        actual,
-    );
-    let actual = write_probe(
-        tx,
-        roles.user,
-        shape.user,
-        Some(me),
-        "rls/probe_update_balance.sql",
-        &[&me, &other],
-        "raise a balance by 1000000",
-    )?;
-    push("user_updates_balance", roles.user, Expect::Denied, actual);
-    let actual = write_probe(
-        tx,
-        roles.user,
-        shape.user,
-        Some(me),
-        "rls/probe_update_recharge.sql",
-        &[&me, &other],
-        "set a recharge's status to completed",
-    )?;
-    push(
-        "user_updates_recharge_status",
-        roles.user,
-        Expect::Denied,
-        actual,
-    );
-    let actual = write_probe(
-        tx,
-        roles.user,
-        shape.user,
-        Some(me),
-        "rls/probe_update_package.sql",
-        &[],
-        "change what a package grants",
-    )?;
-    push("user_changes_package", roles.user, Expect::Denied, actual);
+    // What a signed-in user must not be able to write.
+    let user_writes: [(&str, &str, &[&(dyn postgres::types::ToSql + Sync)], &str); 4] = [
+        (
+            "user_inserts_credit_transaction",
+            "rls/probe_insert_transaction.sql",
+            &[&me],
+            "insert a credit_transaction of 1000000 credits",
+        ),
+        (
+            "user_updates_balance",
+            "rls/probe_update_balance.sql",
+            &[&me, &other],
+            "raise a balance by 1000000",
+        ),
+        (
+            "user_updates_recharge_status",
+            "rls/probe_update_recharge.sql",
+            &[&me, &other],
+            "set a recharge's status to completed",
+        ),
+        (
+            "user_changes_package",
+            "rls/probe_update_package.sql",
+            &[],
+            "change what a package grants",
+        ),
+    ];
+    for (probe, file, params, what) in user_writes {
+        let actual = write_probe(tx, roles.user, shape.user, Some(me), file, params, what)?;
+        push(probe, roles.user, Expect::Denied, actual);
+    }
     let actual = execute_probe(tx, roles.user, shape.user, Some(me), recharge)?;
     push(
         "user_executes_credits_ops",
