@@ -39,15 +39,7 @@ fn a_read_only_database_refuses_every_write_clearly_and_nothing_is_written() {
     // The repairs and the pause, on an installed database with work to do.
     let (db, _) = TestDb::with_incident(400, 40);
     assert_eq!(db.credits(&["install", "--yes"]).code, 0);
-    let user: String = db
-        .client()
-        .query_one(
-            "SELECT r.user_id::text FROM credits_demo.expected_finding f JOIN credit_recharge r ON r.id = f.recharge_id \
-             WHERE f.kind = 'MISSING_TRANSACTION' ORDER BY 1 LIMIT 1",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let user = db.planted("MISSING_TRANSACTION").user;
     set_read_only(&db);
     let before = db.fingerprint();
     for args in [

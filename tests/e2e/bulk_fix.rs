@@ -139,15 +139,7 @@ fn bulk_fix_dry_run_and_max_credits_write_nothing() {
 #[test]
 fn locked_users_are_skipped_reported_and_fixed_by_a_rerun() {
     let db = installed_incident(1000, 100);
-    let user: String = db
-        .client()
-        .query_one(
-            "SELECT r.user_id::text FROM credits_demo.expected_finding f JOIN credit_recharge r ON r.id = f.recharge_id \
-             WHERE f.kind = 'MISSING_TRANSACTION' ORDER BY 1 LIMIT 1",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let user = db.planted("MISSING_TRANSACTION").user;
     let mut holder = db.client();
     let mut lock = holder.transaction().unwrap();
     lock.execute(

@@ -129,6 +129,26 @@ impl TestDb {
         db
     }
 
+    /// A payment the incident broke with `kind` (a per-recharge kind): the
+    /// first by user id, so every test picks the same one.
+    pub fn planted(&self, kind: &str) -> Planted {
+        let row = self
+            .client()
+            .query_one(
+                "SELECT r.user_id::text, u.email, r.payment_intent_id \
+                 FROM credits_demo.expected_finding f \
+                 JOIN credit_recharge r ON r.id = f.recharge_id JOIN auth.users u ON u.id = r.user_id \
+                 WHERE f.kind = $1 ORDER BY r.user_id, r.id LIMIT 1",
+                &[&kind],
+            )
+            .unwrap_or_else(|e| panic!("no planted {kind}: {e}"));
+        Planted {
+            user: row.get(0),
+            email: row.get(1),
+            payment_intent: row.get(2),
+        }
+    }
+
     pub fn client(&self) -> postgres::Client {
         connect(&self.url)
     }
@@ -248,4 +268,11 @@ pub fn credits_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         stdout: String::from_utf8(stdout).unwrap(),
         stderr: String::from_utf8(stderr).unwrap(),
     }
+}
+
+/// One planted problem payment: its user (id and email) and payment intent.
+pub struct Planted {
+    pub user: String,
+    pub email: String,
+    pub payment_intent: Option<String>,
 }

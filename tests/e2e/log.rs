@@ -10,16 +10,11 @@ fn audited_incident() -> (TestDb, String, String, String) {
     let (db, _) = TestDb::with_incident(1000, 100);
     let install = db.credits(&["install", "--yes"]);
     assert_eq!(install.code, 0, "{install:?}");
-    let row = db
-        .client()
-        .query_one(
-            "SELECT r.user_id::text, u.email, r.payment_intent_id FROM credits_demo.expected_finding f \
-             JOIN credit_recharge r ON r.id = f.recharge_id JOIN auth.users u ON u.id = r.user_id \
-             WHERE f.kind = 'MISSING_TRANSACTION' ORDER BY r.id LIMIT 1",
-            &[],
-        )
-        .unwrap();
-    let (user, email, pi): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+    let planted = db.planted("MISSING_TRANSACTION");
+    let (user, email) = (planted.user, planted.email);
+    let pi = planted
+        .payment_intent
+        .expect("a planted missing transaction has a payment intent");
     let fix = db.credits(&[
         "fix-user",
         &user,

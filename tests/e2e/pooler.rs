@@ -140,17 +140,6 @@ impl Bouncer {
     }
 }
 
-fn missing_transaction_user(db: &TestDb) -> String {
-    db.client()
-        .query_one(
-            "SELECT r.user_id::text FROM credits_demo.expected_finding f JOIN credit_recharge r ON r.id = f.recharge_id \
-             WHERE f.kind = 'MISSING_TRANSACTION' ORDER BY 1 LIMIT 1",
-            &[],
-        )
-        .unwrap()
-        .get(0)
-}
-
 #[test]
 fn every_command_works_through_pgbouncer_in_transaction_mode() {
     let (db, _) = TestDb::with_incident(1000, 100);
@@ -195,7 +184,7 @@ fn every_command_works_through_pgbouncer_in_transaction_mode() {
             .any(|f| f["check"] == "MISSING_TRANSACTION"),
         "{debug:?}"
     );
-    let user = missing_transaction_user(&db);
+    let user = db.planted("MISSING_TRANSACTION").user;
     let credited = |db: &TestDb| -> i64 {
         db.client()
             .query_one(

@@ -133,15 +133,7 @@ fn a_password_never_reaches_output_or_the_audit_tables() {
     // checked is where the string goes, not whether it is accepted.
     let secret = "Sup3r-s3cret-pw";
     let url = format!("{} password={secret}", db.url);
-    let user: String = db
-        .client()
-        .query_one(
-            "SELECT r.user_id::text FROM credits_demo.expected_finding f JOIN credit_recharge r ON r.id = f.recharge_id \
-             WHERE f.kind = 'MISSING_TRANSACTION' ORDER BY 1 LIMIT 1",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let user = db.planted("MISSING_TRANSACTION").user;
     let runs: Vec<Vec<&str>> = vec![
         vec!["install", "--yes"],
         vec!["status", "--output", "json"],
