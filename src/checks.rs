@@ -10,7 +10,6 @@
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
-use uuid::Uuid;
 
 use crate::scope::relation_exists;
 use crate::sql;
@@ -31,8 +30,8 @@ pub struct Check {
 pub struct Finding {
     pub check: String,
     pub severity: String,
-    pub recharge_id: Option<Uuid>,
-    pub user_id: Option<Uuid>,
+    pub recharge_id: Option<String>,
+    pub user_id: Option<String>,
     pub payment_intent_id: Option<String>,
     pub credits: Option<i64>,
     pub detail: String,
@@ -80,9 +79,11 @@ pub fn run_all(tx: &mut Transaction<'_>) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for check in catalogue() {
         let mut missing = Vec::new();
-        for relation in &check.requires {
-            if !relation_exists(tx, relation)? {
-                missing.push(relation.clone());
+        // `-- requires: relation = what it is, for people`
+        for required in &check.requires {
+            let (relation, described) = required.split_once(" = ").unwrap_or((required, required));
+            if !relation_exists(tx, relation.trim())? {
+                missing.push(described.trim().to_string());
             }
         }
         let findings = if missing.is_empty() {

@@ -116,7 +116,7 @@ pub enum Command {
     RetryFailed(RetryFailedArgs),
     /// Everything support needs about one user on one page: recharges, balance, findings, audit.
     ///
-    /// Give a user id, an email (looked up in auth.users) or a payment intent id.
+    /// Give a user id, an email (looked up in the app's users table) or a payment intent id.
     ///
     /// Example: credits support someone@example.com --markdown
     Support(SupportArgs),
@@ -135,6 +135,14 @@ pub enum Command {
     ///
     /// Example: credits rls-fix --check && credits rls-fix --dry-run && credits rls-fix --reason INC-42
     RlsFix(RlsFixArgs),
+    /// Show how credits maps this database's tables: each role's table and columns,
+    /// id types, the app's statuses and types, evidence sources; detected, from
+    /// the mapping file, or a default.
+    ///
+    /// Exits 4 naming what cannot be mapped. --init writes a commented credits.toml.
+    ///
+    /// Example: credits profile && credits install --dry-run
+    Profile(ProfileArgs),
     /// Print a shell completion script for bash, zsh or fish.
     ///
     /// Example: credits completions bash > /etc/bash_completion.d/credits
@@ -157,6 +165,11 @@ pub struct GlobalOpts {
     /// PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGCONNECT_TIMEOUT and ~/.pgpass apply, as in psql.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
     pub database_url: Option<String>,
+
+    /// The mapping file telling how the app's tables map to the credits domain
+    /// (default: ./credits.toml when present; see `credits profile`).
+    #[arg(long, env = "CREDITS_CONFIG", global = true, value_name = "PATH")]
+    pub config: Option<std::path::PathBuf>,
 
     /// Output format: a table for people, JSON or CSV for scripts.
     #[arg(long, short, value_enum, default_value_t = Format::Table, global = true)]
@@ -227,7 +240,7 @@ pub struct ScopeArgs {
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
     pub stuck_after: Duration,
 
-    /// Only this user: a user id (uuid) or an email in auth.users.
+    /// Only this user: a user id or an email in the app's users table.
     #[arg(long)]
     pub user: Option<String>,
 
@@ -252,7 +265,7 @@ pub struct DebugArgs {
 
 #[derive(Debug, Args)]
 pub struct FixUserArgs {
-    /// A user id (uuid), an email, or a Stripe payment intent id (pi_...).
+    /// A user id, an email, or a Stripe payment intent id (pi_...).
     pub subject: String,
 
     /// Append an `adjustment` reversing the credits each duplicated recharge granted too many.
@@ -309,13 +322,18 @@ pub struct RetryFailedArgs {
     #[arg(long, value_name = "PATH")]
     pub paid_file: Option<std::path::PathBuf>,
 
+    /// Also credit recharges whose only evidence is an app record that anon or a signed-in
+    /// user could have written (forgeable); audited with the source named.
+    #[arg(long)]
+    pub trust_app_evidence: bool,
+
     #[command(flatten)]
     pub write: WriteOpts,
 }
 
 #[derive(Debug, Args)]
 pub struct SupportArgs {
-    /// A user id (uuid), an email, or a Stripe payment intent id (pi_...).
+    /// A user id, an email, or a Stripe payment intent id (pi_...).
     pub subject: String,
 
     /// Print the page as Markdown, to paste into a ticket.
@@ -329,7 +347,7 @@ pub struct SupportArgs {
 
 #[derive(Debug, Args)]
 pub struct LogArgs {
-    /// Only entries about this user: a user id (uuid), an email, or a payment intent id (pi_...).
+    /// Only entries about this user: a user id, an email, or a payment intent id (pi_...).
     #[arg(long)]
     pub user: Option<String>,
 
@@ -374,6 +392,13 @@ pub struct RlsFixArgs {
 
     #[command(flatten)]
     pub write: WriteOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// Write what was detected to this mapping file (refuses to overwrite one).
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "credits.toml")]
+    pub init: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

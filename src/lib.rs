@@ -13,6 +13,7 @@ pub mod db;
 pub mod exit;
 pub mod migrations;
 pub mod output;
+pub mod profile;
 pub mod reference;
 pub mod scope;
 pub mod sql;

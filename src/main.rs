@@ -4,8 +4,8 @@ use clap::Parser;
 
 use credits::cli::{Cli, Command};
 use credits::commands::{
-    bulk_fix, completions, debug, demo, fix_user, health, install, log, packages, pause, resume,
-    retry_failed, rls_fix, status, support,
+    bulk_fix, completions, debug, demo, fix_user, health, install, log, packages, pause, profile,
+    resume, retry_failed, rls_fix, status, support,
 };
 use credits::db::Db;
 use credits::exit::{self, Code};
@@ -40,6 +40,7 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
         Command::Support(args) => support::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Log(args) => log::run(&mut Db::connect(&cli.global)?, args, format),
         Command::RlsFix(args) => rls_fix::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::Profile(args) => profile::run(&mut Db::connect(&cli.global)?, args, format),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => completions::man(args),
         Command::Install(args) => install::run(&mut Db::connect(&cli.global)?, args, format),

@@ -21,6 +21,12 @@ const PRECONDITION: &str = "-- credits:precondition ";
 /// A header line: `credits install` never applies this migration; a command
 /// applies it on demand (V010 by `credits rls-fix`), through the same machinery.
 const ON_DEMAND: &str = "-- credits:on-demand";
+/// A header line: the file is a query returning the statements to run (one
+/// `ddl` column), written for this app's names from the stored profile.
+const GENERATED: &str = "-- credits:generated";
+/// A header line: the file reads the app profile from the settings
+/// credits.profile and credits.profile_checksum, set in its transaction.
+const PROFILE: &str = "-- credits:profile";
 
 pub struct Migration {
     pub version: i32,
@@ -31,6 +37,8 @@ pub struct Migration {
     pub optional: bool,
     pub precondition: Option<&'static str>,
     pub on_demand: bool,
+    pub generated: bool,
+    pub reads_profile: bool,
 }
 
 /// One row of `credits_ops.schema_history`.
@@ -77,6 +85,8 @@ fn all() -> Result<Vec<Migration>> {
                 .find_map(|line| line.strip_prefix(PRECONDITION))
                 .map(|path| sql::file(path.trim())),
             on_demand: header.contains(&ON_DEMAND),
+            generated: header.contains(&GENERATED),
+            reads_profile: header.contains(&PROFILE),
         };
         if let Some(other) = migrations.insert(version, migration) {
             bail!(

@@ -5,7 +5,6 @@
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 use postgres::Transaction;
-use uuid::Uuid;
 
 use crate::exit::{Code, fail};
 use crate::sql;
@@ -47,13 +46,13 @@ pub struct Scope {
     pub since: DateTime<Utc>,
     pub since_arg: String,
     pub stuck_after: std::time::Duration,
-    pub user_id: Option<Uuid>,
+    pub user_id: Option<String>,
     pub payment_intent: Option<String>,
 }
 
 impl Scope {
     pub fn apply(&self, tx: &mut Transaction<'_>) -> Result<()> {
-        let user = self.user_id.map(|id| id.to_string()).unwrap_or_default();
+        let user = self.user_id.clone().unwrap_or_default();
         tx.execute(
             sql::file("debug/scope.sql"),
             &[
@@ -68,27 +67,22 @@ impl Scope {
     }
 }
 
-/// The user id that `--user` names: a uuid, or an email in `auth.users`.
-/// An id or email the database does not know is an error, not an empty report.
-pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
-    let user_id = if let Ok(id) = Uuid::parse_str(given) {
-        id
-    } else if given.contains('@') {
-        if !relation_exists(tx, "auth.users")? {
-            return Err(fail(
-                Code::Usage,
-                format!(
-                    "cannot look up {given:?}: this database has no auth.users table; give the user id instead"
-                ),
-            ));
-        }
+/// The user id that `--user` names: the app's user id (uuid, text or a
+/// number: ids are compared as text), or an email in the app's users table.
+/// Whitespace around a pasted id is ignored. An id or email the database does
+/// not know is an error, not an empty report.
+pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<String> {
+    let given = given.trim();
+    let user_id: String = if given.contains('@') {
         let rows = tx.query(sql::file("lookup/user_by_email.sql"), &[&given])?;
         match rows.as_slice() {
             [row] => row.get("user_id"),
             [] => {
                 return Err(fail(
                     Code::Usage,
-                    format!("no user with email {given:?} in auth.users"),
+                    format!(
+                        "no user with email {given:?} in the app's users table (see `credits profile`)"
+                    ),
                 ));
             }
             _ => {
@@ -99,10 +93,7 @@ pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
             }
         }
     } else {
-        return Err(fail(
-            Code::Usage,
-            format!("{given:?} is neither a user id (uuid) nor an email address"),
-        ));
+        given.to_string()
     };
     let known: bool = tx
         .query_one(sql::file("lookup/user_known.sql"), &[&user_id])?
@@ -110,7 +101,10 @@ pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
     if !known {
         return Err(fail(
             Code::Usage,
-            format!("user {user_id} has no recharge, transaction or balance in this database"),
+            format!(
+                "{user_id:?} is not a user with a recharge, transaction or balance in this database; \
+                 give a user id, an email, or a payment intent id (pi_...)"
+            ),
         ));
     }
     Ok(user_id)
@@ -118,7 +112,8 @@ pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
 
 /// The user a support or repair command is about: a user id, an email, or
 /// a payment intent (`pi_...`) of one of their recharges.
-pub fn resolve_subject(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
+pub fn resolve_subject(tx: &mut Transaction<'_>, given: &str) -> Result<String> {
+    let given = given.trim();
     if !given.starts_with("pi_") {
         return resolve_user(tx, given);
     }
@@ -126,7 +121,7 @@ pub fn resolve_subject(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
         sql::file("lookup/recharge_by_payment_intent.sql"),
         &[&given],
     )?;
-    let users: std::collections::BTreeSet<Uuid> =
+    let users: std::collections::BTreeSet<String> =
         rows.iter().map(|row| row.get("user_id")).collect();
     match users.len() {
         1 => Ok(users.into_iter().next().expect("one user")),
@@ -147,6 +142,7 @@ pub fn resolve_subject(tx: &mut Transaction<'_>, given: &str) -> Result<Uuid> {
 
 /// The payment intent `--payment-intent` names, which must belong to a recharge.
 pub fn resolve_payment_intent(tx: &mut Transaction<'_>, given: &str) -> Result<String> {
+    let given = given.trim();
     let rows = tx.query(
         sql::file("lookup/recharge_by_payment_intent.sql"),
         &[&given],

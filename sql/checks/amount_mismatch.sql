@@ -10,6 +10,6 @@ SELECT 'AMOUNT_MISMATCH'::text AS check_name,
        format('recharge of %s credits, transaction %s granted %s', r.amount, t.id, t.amount) AS detail,
        NULL::text AS fix
 FROM credits_ops.recharge_scope r
-JOIN public.credit_transaction t ON t.related_recharge_id = r.id AND t.type = 'recharge'
+JOIN credits_ops.app_transaction t ON t.related_recharge_id = r.id AND t.type = 'recharge'
 WHERE t.amount <> r.amount
 ORDER BY r.created_at;

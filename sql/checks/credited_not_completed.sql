@@ -11,6 +11,6 @@ SELECT 'CREDITED_NOT_COMPLETED'::text AS check_name,
        'credits fix-user ' || r.user_id AS fix
 FROM credits_ops.recharge_scope r
 WHERE r.status IN ('pending', 'failed', 'canceled')
-  AND EXISTS (SELECT FROM public.credit_transaction t
+  AND EXISTS (SELECT FROM credits_ops.app_transaction t
               WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 ORDER BY r.created_at;

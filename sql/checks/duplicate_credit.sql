@@ -9,7 +9,7 @@ WITH credited AS (
            count(*) FILTER (WHERE t.type = 'recharge') AS n,
            sum(t.amount) FILTER (WHERE t.type = 'recharge') AS credited,
            coalesce(sum(t.amount) FILTER (WHERE t.type = 'adjustment'), 0) AS adjusted
-    FROM public.credit_transaction t
+    FROM credits_ops.app_transaction t
     WHERE t.type IN ('recharge', 'adjustment') AND t.related_recharge_id IS NOT NULL
     GROUP BY t.related_recharge_id
     HAVING count(*) FILTER (WHERE t.type = 'recharge') > 1

@@ -2,17 +2,18 @@
 -- severity: error
 -- fix: credits retry-failed
 -- Evidence of payment comes from credits_ops.payment_evidence, the one
--- place that decides it (shared with the repairs).
+-- place that decides it (shared with the repairs). Evidence only from an
+-- app table that anon or signed-in users can write is marked forgeable: the
+-- repairs credit it only on --trust-app-evidence or the operator's --paid.
 WITH failed AS (
     SELECT r.* FROM credits_ops.recharge_scope r
     WHERE r.status = 'failed'
-      AND NOT EXISTS (SELECT FROM public.credit_transaction t
+      AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                       WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 ), evidence AS (
-    SELECT e.payment_intent_id, string_agg(DISTINCT e.source, ', ') AS sources
-    FROM credits_ops.payment_evidence(ARRAY(SELECT payment_intent_id FROM failed
+    SELECT e.payment_intent_id, e.sources, e.forgeable
+    FROM credits_ops.evidence_summary(ARRAY(SELECT payment_intent_id FROM failed
                                             WHERE payment_intent_id IS NOT NULL)) e
-    GROUP BY e.payment_intent_id
 )
 SELECT 'FAILED_PAID'::text AS check_name,
        'error'::text AS severity,
@@ -20,8 +21,13 @@ SELECT 'FAILED_PAID'::text AS check_name,
        f.user_id,
        f.payment_intent_id,
        f.amount::bigint AS credits,
-       'marked failed, but paid: ' || e.sources AS detail,
-       'credits retry-failed --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d') AS fix
+       CASE WHEN e.forgeable
+            THEN 'marked failed, paid-looking only on forgeable evidence: ' || e.sources
+                 || ' (anon or a signed-in user can write it; verify in Stripe)'
+            ELSE 'marked failed, but paid: ' || e.sources END AS detail,
+       'credits retry-failed --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d')
+           || CASE WHEN e.forgeable THEN ' --paid ' || f.payment_intent_id || ' (after checking Stripe), or --trust-app-evidence'
+                   ELSE '' END AS fix
 FROM failed f
 JOIN evidence e ON e.payment_intent_id = f.payment_intent_id
 ORDER BY f.created_at;

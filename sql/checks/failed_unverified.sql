@@ -4,7 +4,7 @@
 WITH failed AS (
     SELECT r.* FROM credits_ops.recharge_scope r
     WHERE r.status = 'failed'
-      AND NOT EXISTS (SELECT FROM public.credit_transaction t
+      AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                       WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 )
 SELECT 'FAILED_UNVERIFIED'::text AS check_name,

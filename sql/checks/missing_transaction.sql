@@ -13,6 +13,6 @@ SELECT 'MISSING_TRANSACTION'::text AS check_name,
        'credits fix-user ' || r.user_id AS fix
 FROM credits_ops.recharge_scope r
 WHERE r.status = 'completed'
-  AND NOT EXISTS (SELECT FROM public.credit_transaction t
+  AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                   WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 ORDER BY r.created_at;

@@ -11,7 +11,7 @@ SELECT 'REFUNDED_NOT_DEBITED'::text AS check_name,
        NULL::text AS fix
 FROM credits_ops.recharge_scope r
 JOIN LATERAL (SELECT sum(ct.amount) AS net
-              FROM public.credit_transaction ct
+              FROM credits_ops.app_transaction ct
               WHERE ct.related_recharge_id = r.id) t ON t.net > 0
 WHERE r.status = 'refunded'
 ORDER BY r.created_at;

@@ -5,17 +5,13 @@
 -- RLS off a user can insert a credit_transaction and mint credits.
 SELECT 'RLS_DISABLED'::text AS check_name,
        'error'::text AS severity,
-       NULL::uuid AS recharge_id,
-       NULL::uuid AS user_id,
+       NULL::text AS recharge_id,
+       NULL::text AS user_id,
        NULL::text AS payment_intent_id,
        NULL::bigint AS credits,
-       format('RLS is disabled on public.%I', c.relname) AS detail,
+       format('RLS is disabled on %s', c.oid::regclass) AS detail,
        'credits rls-fix'::text AS fix
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'public'
-  AND c.relname IN ('credit_package', 'credit_recharge', 'credit_transaction',
-                    'user_credit_balance', 'stripe_webhook_event')
-  AND c.relkind IN ('r', 'p')
+FROM credits_ops.app_tables() a
+JOIN pg_class c ON c.oid = a.relid
   AND NOT c.relrowsecurity
-ORDER BY c.relname;
+ORDER BY c.oid::regclass::text;

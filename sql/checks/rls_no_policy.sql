@@ -6,18 +6,14 @@
 -- UPDATEs (0 rows) and with 42501 for INSERTs.
 SELECT 'RLS_NO_POLICY'::text AS check_name,
        'info'::text AS severity,
-       NULL::uuid AS recharge_id,
-       NULL::uuid AS user_id,
+       NULL::text AS recharge_id,
+       NULL::text AS user_id,
        NULL::text AS payment_intent_id,
        NULL::bigint AS credits,
-       format('RLS is enabled on public.%I with no policy: only BYPASSRLS roles (service_role) and the owner can use it', c.relname) AS detail,
+       format('RLS is enabled on %s with no policy: only BYPASSRLS roles (service_role) and the owner can use it', c.oid::regclass) AS detail,
        'credits rls-fix --check'::text AS fix
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'public'
-  AND c.relname IN ('credit_package', 'credit_recharge', 'credit_transaction',
-                    'user_credit_balance', 'stripe_webhook_event')
-  AND c.relkind IN ('r', 'p')
+FROM credits_ops.app_tables() a
+JOIN pg_class c ON c.oid = a.relid
   AND c.relrowsecurity
   AND NOT EXISTS (SELECT FROM pg_policy p WHERE p.polrelid = c.oid)
-ORDER BY c.relname;
+ORDER BY c.oid::regclass::text;

@@ -5,7 +5,7 @@ WITH stuck AS (
     SELECT r.* FROM credits_ops.recharge_scope r
     WHERE r.status = 'pending'
       AND r.created_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval
-      AND NOT EXISTS (SELECT FROM public.credit_transaction t
+      AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                       WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 )
 SELECT 'STUCK_PENDING'::text AS check_name,

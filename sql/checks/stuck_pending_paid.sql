@@ -5,13 +5,12 @@ WITH stuck AS (
     SELECT r.* FROM credits_ops.recharge_scope r
     WHERE r.status = 'pending'
       AND r.created_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval
-      AND NOT EXISTS (SELECT FROM public.credit_transaction t
+      AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                       WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 ), evidence AS (
-    SELECT e.payment_intent_id, string_agg(DISTINCT e.source, ', ') AS sources
-    FROM credits_ops.payment_evidence(ARRAY(SELECT payment_intent_id FROM stuck
+    SELECT e.payment_intent_id, e.sources, e.forgeable
+    FROM credits_ops.evidence_summary(ARRAY(SELECT payment_intent_id FROM stuck
                                             WHERE payment_intent_id IS NOT NULL)) e
-    GROUP BY e.payment_intent_id
 )
 SELECT 'STUCK_PENDING_PAID'::text AS check_name,
        'error'::text AS severity,
@@ -19,8 +18,13 @@ SELECT 'STUCK_PENDING_PAID'::text AS check_name,
        s.user_id,
        s.payment_intent_id,
        s.amount::bigint AS credits,
-       format('pending since %s, but paid: %s', s.created_at, e.sources) AS detail,
-       'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d') AS fix
+       CASE WHEN e.forgeable
+            THEN format('pending since %s, paid-looking only on forgeable evidence: %s (anon or a signed-in user can write it; verify in Stripe)',
+                        s.created_at, e.sources)
+            ELSE format('pending since %s, but paid: %s', s.created_at, e.sources) END AS detail,
+       'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d')
+           || CASE WHEN e.forgeable THEN ' --paid ' || s.payment_intent_id || ' (after checking Stripe), or --trust-app-evidence'
+                   ELSE '' END AS fix
 FROM stuck s
 JOIN evidence e ON e.payment_intent_id = s.payment_intent_id
 ORDER BY s.created_at;

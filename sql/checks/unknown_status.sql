@@ -7,8 +7,8 @@ SELECT 'UNKNOWN_STATUS'::text AS check_name,
        r.user_id,
        r.payment_intent_id,
        r.amount::bigint AS credits,
-       format('status %L is not one of pending, completed, failed, canceled, refunded', r.status) AS detail,
+       format('status %L is not one the app profile maps to pending, completed, failed, canceled or refunded', r.app_status) AS detail,
        NULL::text AS fix
 FROM credits_ops.recharge_scope r
-WHERE r.status NOT IN ('pending', 'completed', 'failed', 'canceled', 'refunded')
+WHERE r.status = 'unknown'
 ORDER BY r.created_at;

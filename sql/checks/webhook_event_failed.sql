@@ -1,7 +1,7 @@
 -- title: Webhook event that failed or was never processed, for a payment not credited
 -- severity: warning
 -- fix: credits retry-failed --include-pending
--- requires: public.stripe_webhook_event
+-- requires: credits_ops.app_webhook_event = the app's webhook events table (public.stripe_webhook_event, or webhook_events.table in credits.toml)
 -- Events whose payment was credited since are resolved and not listed.
 -- "Never processed": still 'received' longer than --stuck-after after it
 -- arrived (a handler may legitimately still be working before that).
@@ -16,14 +16,14 @@ SELECT 'WEBHOOK_EVENT_FAILED'::text AS check_name,
            ELSE format('%s %s received at %s and never processed', e.type, e.id, e.received_at)
        END AS detail,
        'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d') AS fix
-FROM public.stripe_webhook_event e
-LEFT JOIN public.credit_recharge r ON r.payment_intent_id = e.payment_intent_id
+FROM credits_ops.app_webhook_event e
+LEFT JOIN credits_ops.app_recharge r ON r.payment_intent_id = e.payment_intent_id
 WHERE (e.status = 'failed' OR (e.status = 'received' AND e.received_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval))
   AND e.received_at >= coalesce(nullif(current_setting('credits.since', true), '')::timestamptz, now() - interval '7 days')
   AND CASE WHEN nullif(current_setting('credits.payment_intent', true), '') IS NULL THEN true
            ELSE e.payment_intent_id = nullif(current_setting('credits.payment_intent', true), '') END
   AND CASE WHEN nullif(current_setting('credits.user_id', true), '') IS NULL THEN true
-           ELSE r.user_id = nullif(current_setting('credits.user_id', true), '')::uuid END
-  AND NOT EXISTS (SELECT FROM public.credit_transaction t
+           ELSE r.user_id = nullif(current_setting('credits.user_id', true), '') END
+  AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                   WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 ORDER BY e.received_at;

@@ -1,10 +1,10 @@
 -- title: No payment success event has arrived for longer than --stuck-after while recharges wait: the webhook is probably misconfigured or not reaching the app
 -- severity: error
 -- fix: none: check the endpoint and its signing secret in the Stripe dashboard (Developers > Webhooks)
--- requires: public.stripe_webhook_event
+-- requires: credits_ops.app_webhook_event = the app's webhook events table (public.stripe_webhook_event, or webhook_events.table in credits.toml)
 WITH last_success AS (
     SELECT max(e.received_at) AS at
-    FROM public.stripe_webhook_event e
+    FROM credits_ops.app_webhook_event e
     WHERE e.type IN ('payment_intent.succeeded', 'checkout.session.async_payment_succeeded',
                      'checkout.session.completed')
 ), waiting AS (
@@ -16,8 +16,8 @@ WITH last_success AS (
 )
 SELECT 'WEBHOOK_SILENT'::text AS check_name,
        'error'::text AS severity,
-       NULL::uuid AS recharge_id,
-       NULL::uuid AS user_id,
+       NULL::text AS recharge_id,
+       NULL::text AS user_id,
        NULL::text AS payment_intent_id,
        w.credits::bigint AS credits,
        format('last success event: %s; %s recharges pending since then (oldest %s)',

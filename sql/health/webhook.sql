@@ -1,4 +1,4 @@
--- credits health, webhook metrics; run only when public.stripe_webhook_event
+-- credits health, webhook metrics; run only when credits_ops.app_webhook_event
 -- exists (it is optional in the contract, and a query naming an absent table
 -- does not parse, so this is a file of its own). One pass over the table:
 --   failed_events: events with status 'failed' received since the setting
@@ -22,5 +22,5 @@ FROM (
                WHERE e.type IN ('payment_intent.succeeded', 'checkout.session.async_payment_succeeded')
                   OR (e.type = 'checkout.session.completed'
                       AND e.payload #>> '{data,object,payment_status}' = 'paid')) AS last_success
-    FROM public.stripe_webhook_event e
+    FROM credits_ops.app_webhook_event e
 ) s;

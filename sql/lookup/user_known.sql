@@ -1,4 +1,4 @@
--- Whether the ledger knows this user at all ($1: uuid).
-SELECT EXISTS (SELECT FROM public.credit_recharge WHERE user_id = $1)
-    OR EXISTS (SELECT FROM public.credit_transaction WHERE user_id = $1)
-    OR EXISTS (SELECT FROM public.user_credit_balance WHERE user_id = $1) AS known;
+-- Whether the ledger knows this user at all ($1: the id as text).
+SELECT EXISTS (SELECT FROM credits_ops.app_recharge WHERE user_id = $1)
+    OR EXISTS (SELECT FROM credits_ops.app_transaction WHERE user_id = $1)
+    OR EXISTS (SELECT FROM credits_ops.app_balance WHERE user_id = $1) AS known;

@@ -17,6 +17,7 @@ SELECT r.id AS recharge_id,
        r.user_id,
        r.amount AS credits,
        r.status AS recharge_status,
+       r.app_status,
        r.payment_intent_id,
        r.created_at AS payment_time,
        t.first_id AS transaction_id,
@@ -25,8 +26,7 @@ SELECT r.id AS recharge_id,
        coalesce(t.credited, 0) AS credited,
        b.balance AS current_balance,
        CASE
-           WHEN r.status NOT IN ('pending', 'completed', 'failed', 'canceled', 'refunded')
-               THEN 'UNKNOWN_STATUS'
+           WHEN r.status = 'unknown' THEN 'UNKNOWN_STATUS'
            WHEN t.recharges > 1 THEN 'DUPLICATE_CREDIT'
            WHEN t.mismatched THEN 'AMOUNT_MISMATCH'
            WHEN t.recharges >= 1 AND r.status IN ('pending', 'failed', 'canceled')
@@ -45,7 +45,7 @@ SELECT r.id AS recharge_id,
            WHEN r.status = 'refunded' THEN 'REFUNDED'
            ELSE 'SUCCESS'
        END AS category
-FROM public.credit_recharge r
+FROM credits_ops.app_recharge r
 LEFT JOIN LATERAL (
     SELECT count(*) FILTER (WHERE ct.type = 'recharge') AS recharges,
            sum(ct.amount) FILTER (WHERE ct.type = 'recharge') AS credited,
@@ -53,9 +53,9 @@ LEFT JOIN LATERAL (
            sum(ct.amount) AS net,
            (array_agg(ct.id ORDER BY ct.created_at) FILTER (WHERE ct.type = 'recharge'))[1] AS first_id,
            min(ct.created_at) FILTER (WHERE ct.type = 'recharge') AS first_at
-    FROM public.credit_transaction ct
+    FROM credits_ops.app_transaction ct
     WHERE ct.related_recharge_id = r.id
 ) t ON true
-LEFT JOIN public.user_credit_balance b ON b.user_id = r.user_id;
+LEFT JOIN credits_ops.app_balance b ON b.user_id = r.user_id;
 
 REVOKE ALL ON credits_ops.payment_credit_status FROM PUBLIC;

@@ -46,8 +46,8 @@ CREATE TABLE credits_ops.repair_log (
     operator       text        NOT NULL,  -- --operator
     reason         text,                  -- --reason
     command        text        NOT NULL,  -- the subcommand, e.g. pause-packages
-    recharge_id    uuid,
-    user_id        uuid,
+    recharge_id    text,                  -- the app's id, as text
+    user_id        text,
     action         text        NOT NULL,  -- e.g. pause_package, resume_package
     credits_delta  bigint,
     balance_before bigint,
@@ -58,3 +58,21 @@ CREATE TABLE credits_ops.repair_log (
 REVOKE ALL ON credits_ops.package_pause FROM PUBLIC;
 REVOKE ALL ON credits_ops.package_pause_item FROM PUBLIC;
 REVOKE ALL ON credits_ops.repair_log FROM PUBLIC;
+
+-- Turns one package on or off through the adapter (V002), as the app's
+-- names and types require. True when it changed.
+CREATE FUNCTION credits_ops.set_package_active(p_id text, p_active boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $fn$
+DECLARE
+    v_changed integer;
+BEGIN
+    EXECUTE credits_ops.adapter_sql('package_set_active') USING p_id, p_active;
+    GET DIAGNOSTICS v_changed = ROW_COUNT;
+    RETURN v_changed > 0;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION credits_ops.set_package_active(text, boolean) FROM PUBLIC;

@@ -20,52 +20,74 @@
 -- this path and commonly use unqualified names.
 -- It never updates or deletes a credit_transaction (the ledger is
 -- append-only). Returns what it did: credited, already_credited,
--- no_evidence, not_creditable or not_found.
--- Appends one row to the ledger and returns its id as text, or NULL when a
--- unique index of the app refused it (ON CONFLICT DO NOTHING, no target).
--- Apps differ in how ids and timestamps are made (uuid or bigint identity,
--- defaults or none): a column with a default is left to it, otherwise id
--- gets gen_random_uuid() and created_at now(). The column names are fixed
--- here, never taken from input; the values are bind parameters.
+-- no_evidence, forgeable_evidence (the only evidence is an app record that
+-- anon or a signed-in user could have written, and p_trust_app_evidence is
+-- off), not_creditable or not_found.
+-- Ids are text whatever the app's type (the adapter compares them in the
+-- column's own type).
+-- Appends one row to the ledger through the adapter (V002), filling the
+-- columns the app keeps as the app would: the running balance after the
+-- row, a description and metadata saying credits wrote it, an id where the
+-- column has no default. Returns the row's id as text, or NULL when a unique
+-- index of the app refused it (ON CONFLICT DO NOTHING, no target).
+-- p_type is the tool's type (recharge, adjustment): the app's value for it
+-- is written, and an app without one cannot take the row.
 CREATE FUNCTION credits_ops.append_ledger(
-    p_user_id uuid, p_amount bigint, p_type text, p_recharge_id uuid)
+    p_user_id text, p_amount bigint, p_type text, p_recharge_id text,
+    p_balance_after bigint, p_command text, p_reason text)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = pg_catalog, public, pg_temp
 AS $fn$
 DECLARE
-    v_columns text := 'user_id, amount, type, related_recharge_id';
-    v_values  text := '$1, $2, $3, $4';
-    v_id      text;
+    v_app_type text;
+    v_id       text;
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_attribute a
-                   WHERE a.attrelid = 'public.credit_transaction'::regclass AND a.attname = 'id'
-                     AND (a.atthasdef OR a.attidentity <> '')) THEN
-        v_columns := v_columns || ', id';
-        v_values := v_values || ', gen_random_uuid()';
+    SELECT p.profile -> 'types' ->> p_type INTO v_app_type FROM credits_ops.app_profile p;
+    IF v_app_type IS NULL THEN
+        RAISE EXCEPTION 'this app has no transaction type for %', p_type
+            USING ERRCODE = 'feature_not_supported',
+                  HINT = format('set types.%s in credits.toml, then run credits install', p_type);
     END IF;
-    IF NOT EXISTS (SELECT FROM pg_attribute a
-                   WHERE a.attrelid = 'public.credit_transaction'::regclass AND a.attname = 'created_at'
-                     AND a.atthasdef) THEN
-        v_columns := v_columns || ', created_at';
-        v_values := v_values || ', now()';
-    END IF;
-    EXECUTE format('INSERT INTO public.credit_transaction (%s) VALUES (%s) ON CONFLICT DO NOTHING RETURNING id::text',
-                   v_columns, v_values)
+    EXECUTE credits_ops.adapter_sql('ledger_append')
        INTO v_id
-      USING p_user_id, p_amount, p_type, p_recharge_id;
+      USING p_user_id, p_amount, v_app_type, p_recharge_id, p_balance_after,
+            format('credits %s%s', p_command, coalesce(': ' || p_reason, '')),
+            jsonb_build_object('written_by', 'credits', 'command', p_command, 'reason', p_reason);
     RETURN v_id;
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.append_ledger(uuid, bigint, text, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.append_ledger(text, bigint, text, text, bigint, text, text) FROM PUBLIC;
+
+-- Locks the user's balance row, creating it at 0 when missing, and returns
+-- the balance.
+CREATE FUNCTION credits_ops.lock_balance(p_user_id text)
+RETURNS bigint
+LANGUAGE plpgsql
+SET search_path = pg_catalog, public, pg_temp
+AS $fn$
+DECLARE
+    v_balance bigint;
+BEGIN
+    EXECUTE credits_ops.adapter_sql('balance_lock') INTO v_balance USING p_user_id;
+    IF NOT FOUND OR v_balance IS NULL THEN
+        EXECUTE credits_ops.adapter_sql('balance_create') USING p_user_id;
+        EXECUTE credits_ops.adapter_sql('balance_lock') INTO v_balance USING p_user_id;
+    END IF;
+    RETURN v_balance;
+END
+$fn$;
+
+REVOKE ALL ON FUNCTION credits_ops.lock_balance(text) FROM PUBLIC;
 
 CREATE FUNCTION credits_ops.apply_recharge(
-    p_recharge_id uuid,
+    p_recharge_id text,
     p_operator text DEFAULT NULL,
     p_reason text DEFAULT NULL,
     p_command text DEFAULT 'apply_recharge',
-    p_attested boolean DEFAULT false)
+    p_attested boolean DEFAULT false,
+    p_trust_app_evidence boolean DEFAULT false)
 RETURNS TABLE (action text, transaction_id text, credits bigint,
                balance_before bigint, balance_after bigint)
 LANGUAGE plpgsql
@@ -74,25 +96,26 @@ SET search_path = pg_catalog, public, pg_temp
 AS $fn$
 DECLARE
     v_recharge   record;
-    v_evidence   text;
+    v_evidence   record;
+    v_because    text;
     v_tx_id      text;
     v_before     bigint;
     v_moved      bigint;
     v_after      bigint;
     v_operator   text := coalesce(p_operator, session_user::text);
 BEGIN
-    SELECT r.id, r.user_id, r.amount, r.status, r.payment_intent_id
+    EXECUTE credits_ops.adapter_sql('recharge_lock') USING p_recharge_id;
+    SELECT r.id, r.user_id, r.amount, r.status, r.app_status, r.payment_intent_id
       INTO v_recharge
-      FROM public.credit_recharge r
-     WHERE r.id = p_recharge_id
-       FOR UPDATE;
+      FROM credits_ops.app_recharge r
+     WHERE r.id = p_recharge_id;
     IF NOT FOUND THEN
         RETURN QUERY SELECT 'not_found'::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
 
-    SELECT t.id::text INTO v_tx_id
-      FROM public.credit_transaction t
+    SELECT t.id INTO v_tx_id
+      FROM credits_ops.app_transaction t
      WHERE t.related_recharge_id = v_recharge.id AND t.type = 'recharge'
      ORDER BY t.created_at
      LIMIT 1;
@@ -106,71 +129,69 @@ BEGIN
         RETURN;
     END IF;
     IF v_recharge.status = 'completed' THEN
-        v_evidence := 'recharge completed by the app';
+        v_because := 'recharge completed by the app';
     ELSIF p_attested THEN
-        v_evidence := 'attested by ' || v_operator;
+        v_because := 'attested by ' || v_operator;
     ELSE
-        SELECT string_agg(DISTINCT e.source, ', ') INTO v_evidence
-          FROM credits_ops.payment_evidence(ARRAY[v_recharge.payment_intent_id]) e;
+        SELECT * INTO v_evidence
+          FROM credits_ops.evidence_summary(ARRAY[v_recharge.payment_intent_id]) e;
+        IF v_evidence.forgeable AND NOT p_trust_app_evidence THEN
+            RETURN QUERY SELECT 'forgeable_evidence'::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint;
+            RETURN;
+        END IF;
+        v_because := v_evidence.sources
+                     || CASE WHEN v_evidence.forgeable THEN ' (writable by API roles; trusted by ' || v_operator || ')' ELSE '' END;
     END IF;
-    IF v_evidence IS NULL THEN
+    IF v_because IS NULL THEN
         RETURN QUERY SELECT 'no_evidence'::text, NULL::text, NULL::bigint, NULL::bigint, NULL::bigint;
         RETURN;
     END IF;
 
     -- The balance row is locked before the ledger moves, so a balance
     -- correction running meanwhile sees all of this credit or none of it.
-    INSERT INTO public.user_credit_balance (user_id, balance)
-    VALUES (v_recharge.user_id, 0)
-    ON CONFLICT (user_id) DO NOTHING;
-    SELECT b.balance INTO v_before
-      FROM public.user_credit_balance b
-     WHERE b.user_id = v_recharge.user_id
-       FOR UPDATE;
+    v_before := credits_ops.lock_balance(v_recharge.user_id);
 
     -- ON CONFLICT without a target: a no-op where the app has a unique index
     -- on recharge transactions and another writer won; the row lock above
     -- already serialises every caller of this function.
-    v_tx_id := credits_ops.append_ledger(v_recharge.user_id, v_recharge.amount, 'recharge', v_recharge.id);
+    v_tx_id := credits_ops.append_ledger(v_recharge.user_id, v_recharge.amount, 'recharge', v_recharge.id,
+                                         v_before + v_recharge.amount, p_command, p_reason);
     IF v_tx_id IS NULL THEN
         RETURN QUERY SELECT 'already_credited'::text, NULL::text, 0::bigint, v_before, v_before;
         RETURN;
     END IF;
 
-    SELECT b.balance INTO v_moved FROM public.user_credit_balance b WHERE b.user_id = v_recharge.user_id;
+    SELECT b.balance INTO v_moved FROM credits_ops.app_balance b WHERE b.user_id = v_recharge.user_id;
     IF v_moved = v_before THEN
-        UPDATE public.user_credit_balance b
-           SET balance = b.balance + v_recharge.amount
-         WHERE b.user_id = v_recharge.user_id
-        RETURNING b.balance INTO v_after;
+        EXECUTE credits_ops.adapter_sql('balance_add') INTO v_after
+          USING v_recharge.user_id, v_recharge.amount, v_recharge.amount;
     ELSE
         v_after := v_moved;  -- a trigger of the app already added it
     END IF;
 
-    UPDATE public.credit_recharge r SET status = 'completed'
-     WHERE r.id = v_recharge.id AND r.status <> 'completed';
+    EXECUTE credits_ops.adapter_sql('recharge_complete') USING v_recharge.id;
 
     INSERT INTO credits_ops.repair_log
         (operator, reason, command, recharge_id, user_id, action, credits_delta,
          balance_before, balance_after, detail)
     VALUES (v_operator, p_reason, p_command, v_recharge.id, v_recharge.user_id, 'credited',
             v_recharge.amount, v_before, v_after,
-            jsonb_build_object('transaction_id', v_tx_id, 'evidence', v_evidence,
-                               'status_before', v_recharge.status,
+            jsonb_build_object('transaction_id', v_tx_id, 'evidence', v_because,
+                               'status_before', v_recharge.app_status,
                                'payment_intent_id', v_recharge.payment_intent_id));
 
     RETURN QUERY SELECT 'credited'::text, v_tx_id, v_recharge.amount::bigint, v_before, v_after;
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.apply_recharge(uuid, text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.apply_recharge(text, text, text, text, boolean, boolean) FROM PUBLIC;
 
 -- The webhook's role may credit, and nothing else here.
 DO $$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
         GRANT USAGE ON SCHEMA credits_ops TO service_role;
-        GRANT EXECUTE ON FUNCTION credits_ops.apply_recharge(uuid, text, text, text, boolean) TO service_role;
+        GRANT EXECUTE ON FUNCTION credits_ops.apply_recharge(text, text, text, text, boolean, boolean) TO service_role;
     END IF;
 END
 $$;
@@ -183,12 +204,12 @@ $$;
 -- recharge), then set the cached balance to the ledger sum. Every change is
 -- audited; running it again changes nothing. One row per thing done or seen.
 CREATE FUNCTION credits_ops.fix_user(
-    p_user_id uuid,
+    p_user_id text,
     p_operator text DEFAULT NULL,
     p_reason text DEFAULT NULL,
     p_command text DEFAULT 'fix_user',
     p_reverse_duplicates boolean DEFAULT false)
-RETURNS TABLE (recharge_id uuid, action text, credits bigint, detail text)
+RETURNS TABLE (recharge_id text, action text, credits bigint, detail text)
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, public, pg_temp
@@ -205,12 +226,12 @@ BEGIN
     -- then the balance row, as apply_recharge takes them for one recharge.
     -- Taking them all first means a webhook crediting another recharge of
     -- this user meanwhile waits or goes first, and never deadlocks with us.
-    PERFORM 1 FROM public.credit_recharge r WHERE r.user_id = p_user_id ORDER BY r.id FOR UPDATE;
+    EXECUTE credits_ops.adapter_sql('recharge_lock_user') USING p_user_id;
 
     FOR v_row IN
-        SELECT r.id FROM public.credit_recharge r
+        SELECT r.id FROM credits_ops.app_recharge r
          WHERE r.user_id = p_user_id AND r.status = 'completed'
-           AND NOT EXISTS (SELECT FROM public.credit_transaction t
+           AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                            WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
          ORDER BY r.created_at
     LOOP
@@ -220,12 +241,13 @@ BEGIN
     END LOOP;
 
     FOR v_row IN
-        UPDATE public.credit_recharge r SET status = 'completed'
+        SELECT r.id, r.amount FROM credits_ops.app_recharge r
          WHERE r.user_id = p_user_id AND r.status IN ('pending', 'failed')
-           AND EXISTS (SELECT FROM public.credit_transaction t
+           AND EXISTS (SELECT FROM credits_ops.app_transaction t
                        WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
-        RETURNING r.id, r.amount
+         ORDER BY r.id
     LOOP
+        EXECUTE credits_ops.adapter_sql('recharge_complete') USING v_row.id;
         INSERT INTO credits_ops.repair_log (operator, reason, command, recharge_id, user_id, action, credits_delta)
         VALUES (v_operator, p_reason, p_command, v_row.id, p_user_id, 'marked_completed', 0);
         RETURN QUERY SELECT v_row.id, 'marked_completed'::text, 0::bigint,
@@ -239,8 +261,8 @@ BEGIN
                sum(t.amount) FILTER (WHERE t.type = 'recharge') AS credited,
                count(*) FILTER (WHERE t.type = 'recharge') AS n,
                coalesce(sum(t.amount) FILTER (WHERE t.type = 'adjustment'), 0) AS adjusted
-          FROM public.credit_recharge r
-          JOIN public.credit_transaction t ON t.related_recharge_id = r.id
+          FROM credits_ops.app_recharge r
+          JOIN credits_ops.app_transaction t ON t.related_recharge_id = r.id
          WHERE r.user_id = p_user_id
          GROUP BY r.id, r.amount
         HAVING count(*) FILTER (WHERE t.type = 'recharge') > 1
@@ -249,10 +271,16 @@ BEGIN
         IF v_excess <= 0 THEN
             CONTINUE;
         ELSIF p_reverse_duplicates THEN
-            PERFORM credits_ops.append_ledger(p_user_id, -v_excess, 'adjustment', v_row.id);
-            INSERT INTO credits_ops.repair_log (operator, reason, command, recharge_id, user_id, action, credits_delta, detail)
+            v_before := credits_ops.lock_balance(p_user_id);
+            PERFORM credits_ops.append_ledger(p_user_id, -v_excess, 'adjustment', v_row.id,
+                                              (SELECT coalesce(sum(t.amount), 0)::bigint - v_excess
+                                                 FROM credits_ops.app_transaction t WHERE t.user_id = p_user_id),
+                                              p_command, p_reason);
+            EXECUTE credits_ops.adapter_sql('balance_add') USING p_user_id, -v_excess, -v_excess;
+            INSERT INTO credits_ops.repair_log (operator, reason, command, recharge_id, user_id, action, credits_delta,
+                                                balance_before, balance_after, detail)
             VALUES (v_operator, p_reason, p_command, v_row.id, p_user_id, 'duplicate_reversed', -v_excess,
-                    jsonb_build_object('recharge_transactions', v_row.n));
+                    v_before, v_before - v_excess, jsonb_build_object('recharge_transactions', v_row.n));
             RETURN QUERY SELECT v_row.id, 'duplicate_reversed'::text, -v_excess,
                                 format('%s recharge transactions; %s credits reversed by an adjustment', v_row.n, v_excess);
         ELSE
@@ -263,8 +291,8 @@ BEGIN
 
     FOR v_row IN
         SELECT r.id, r.amount, t.amount AS granted
-          FROM public.credit_recharge r
-          JOIN public.credit_transaction t ON t.related_recharge_id = r.id AND t.type = 'recharge'
+          FROM credits_ops.app_recharge r
+          JOIN credits_ops.app_transaction t ON t.related_recharge_id = r.id AND t.type = 'recharge'
          WHERE r.user_id = p_user_id AND t.amount <> r.amount
     LOOP
         RETURN QUERY SELECT v_row.id, 'amount_mismatch_reported'::text, (v_row.amount - v_row.granted)::bigint,
@@ -273,32 +301,28 @@ BEGIN
 
     -- Last, the cached balance: the sum of the ledger, read under the
     -- balance row's lock so a concurrent apply_recharge is wholly in or out.
-    INSERT INTO public.user_credit_balance (user_id, balance)
-    SELECT p_user_id, 0
-     WHERE EXISTS (SELECT FROM public.credit_transaction t WHERE t.user_id = p_user_id)
-    ON CONFLICT (user_id) DO NOTHING;
-    SELECT b.balance INTO v_before FROM public.user_credit_balance b
-     WHERE b.user_id = p_user_id FOR UPDATE;
-    IF FOUND THEN
-        SELECT coalesce(sum(t.amount), 0) INTO v_sum FROM public.credit_transaction t WHERE t.user_id = p_user_id;
+    IF EXISTS (SELECT FROM credits_ops.app_transaction t WHERE t.user_id = p_user_id)
+       OR EXISTS (SELECT FROM credits_ops.app_balance b WHERE b.user_id = p_user_id) THEN
+        v_before := credits_ops.lock_balance(p_user_id);
+        SELECT coalesce(sum(t.amount), 0) INTO v_sum FROM credits_ops.app_transaction t WHERE t.user_id = p_user_id;
         IF v_sum IS DISTINCT FROM v_before THEN
-            UPDATE public.user_credit_balance b SET balance = v_sum WHERE b.user_id = p_user_id;
+            EXECUTE credits_ops.adapter_sql('balance_set') USING p_user_id, v_sum;
             INSERT INTO credits_ops.repair_log (operator, reason, command, user_id, action, credits_delta, balance_before, balance_after)
             VALUES (v_operator, p_reason, p_command, p_user_id, 'balance_corrected', v_sum - v_before, v_before, v_sum);
-            RETURN QUERY SELECT NULL::uuid, 'balance_corrected'::text, v_sum - v_before,
+            RETURN QUERY SELECT NULL::text, 'balance_corrected'::text, v_sum - v_before,
                                 format('balance %s -> %s (the ledger sum)', v_before, v_sum);
         END IF;
     END IF;
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.fix_user(uuid, text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.fix_user(text, text, text, text, boolean) FROM PUBLIC;
 
 -- The runbook's entry point for a DBA in psql, on the same logic as
 -- `credits fix-user` (no reversal of duplicates: that needs a decision):
 --   SELECT * FROM credits_ops.manual_fix_user_credits('<user id>');
-CREATE FUNCTION credits_ops.manual_fix_user_credits(p_user_id uuid)
-RETURNS TABLE (recharge_id uuid, action text, credits bigint, detail text)
+CREATE FUNCTION credits_ops.manual_fix_user_credits(p_user_id text)
+RETURNS TABLE (recharge_id text, action text, credits bigint, detail text)
 LANGUAGE sql
 SET search_path = pg_catalog, public, pg_temp
 AS $fn$
@@ -306,4 +330,4 @@ AS $fn$
                                        'manual_fix_user_credits', false);
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.manual_fix_user_credits(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.manual_fix_user_credits(text) FROM PUBLIC;

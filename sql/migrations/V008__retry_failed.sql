@@ -24,7 +24,7 @@
 -- without them it takes every candidate at once.
 -- One row per candidate: recharge_id, user_id, payment_intent_id, credits
 -- (granted when credited, else the recharge's amount, i.e. at stake),
--- action (credited, no_evidence, already_credited, not_creditable,
+-- action (credited, no_evidence, forgeable_evidence, already_credited, not_creditable,
 -- not_found, skipped_locked) and detail. Running it again changes nothing:
 -- a credited recharge has its transaction and is no longer a candidate.
 -- search_path is pinned, with public after pg_catalog, as in V007: every
@@ -38,9 +38,10 @@ CREATE FUNCTION credits_ops.retry_failed(
     p_operator text,
     p_reason text,
     p_command text,
-    p_after uuid DEFAULT NULL,
-    p_limit integer DEFAULT NULL)
-RETURNS TABLE (recharge_id uuid, user_id uuid, payment_intent_id text, credits bigint,
+    p_after text DEFAULT NULL,
+    p_limit integer DEFAULT NULL,
+    p_trust_app_evidence boolean DEFAULT false)
+RETURNS TABLE (recharge_id text, user_id text, payment_intent_id text, credits bigint,
                action text, detail text)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -58,19 +59,19 @@ BEGIN
         -- someone else.
         WITH candidate AS MATERIALIZED (
             SELECT r.id, r.user_id, r.payment_intent_id, r.amount, r.status, r.created_at
-              FROM public.credit_recharge r
+              FROM credits_ops.app_recharge r
              WHERE r.created_at >= p_since
                AND (r.status = 'failed'
                     OR (p_include_pending AND r.status = 'pending'
                         AND r.created_at < now() - p_stuck_after))
-               AND NOT EXISTS (SELECT FROM public.credit_transaction t
+               AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                                WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
                AND (p_after IS NULL OR r.id > p_after)
              ORDER BY r.id
              LIMIT p_limit
         ), locked AS MATERIALIZED (
             SELECT r.id
-              FROM public.credit_recharge r
+              FROM credits_ops.app_recharge r
              WHERE r.id IN (SELECT c.id FROM candidate c)
                FOR UPDATE SKIP LOCKED
         )
@@ -89,7 +90,8 @@ BEGIN
         BEGIN
             SELECT * INTO v_applied
               FROM credits_ops.apply_recharge(v_row.id, v_operator, p_reason, p_command,
-                                              coalesce(v_row.payment_intent_id = ANY (p_attested), false));
+                                              coalesce(v_row.payment_intent_id = ANY (p_attested), false),
+                                              p_trust_app_evidence);
         EXCEPTION WHEN lock_not_available THEN
             RETURN QUERY SELECT v_row.id, v_row.user_id, v_row.payment_intent_id, v_row.amount::bigint,
                                 'skipped_locked'::text,
@@ -114,6 +116,14 @@ BEGIN
                                      THEN format('%s, no payment intent: nothing to verify in Stripe; left as it is', v_row.status)
                                      ELSE format('%s, no evidence of payment stored: verify in the Stripe dashboard, then rerun with --paid %s',
                                                  v_row.status, v_row.payment_intent_id) END;
+        ELSIF v_applied.action = 'forgeable_evidence' THEN
+            RETURN QUERY SELECT v_row.id, v_row.user_id, v_row.payment_intent_id, v_row.amount::bigint,
+                                v_applied.action,
+                                format('%s; the only evidence is %s, which anon or a signed-in user can write: '
+                                       'verify %s in Stripe, then rerun with --paid %s (or --trust-app-evidence)',
+                                       v_row.status,
+                                       (SELECT e.sources FROM credits_ops.evidence_summary(ARRAY[v_row.payment_intent_id]) e),
+                                       v_row.payment_intent_id, v_row.payment_intent_id);
         ELSE
             RETURN QUERY SELECT v_row.id, v_row.user_id, v_row.payment_intent_id,
                                 coalesce(v_applied.credits, 0::bigint), v_applied.action,
@@ -123,14 +133,14 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.retry_failed(timestamptz, boolean, interval, text[], text, text, text, uuid, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.retry_failed(timestamptz, boolean, interval, text[], text, text, text, text, integer, boolean) FROM PUBLIC;
 
 -- The runbook's entry point for a DBA in psql, on the same logic as
 -- `credits retry-failed` with its defaults (failed recharges of the last 7
 -- days, no pending ones, no attestation):
 --   SELECT * FROM credits_ops.retry_failed_payments();
 CREATE FUNCTION credits_ops.retry_failed_payments()
-RETURNS TABLE (recharge_id uuid, user_id uuid, payment_intent_id text, credits bigint,
+RETURNS TABLE (recharge_id text, user_id text, payment_intent_id text, credits bigint,
                action text, detail text)
 LANGUAGE sql
 SET search_path = pg_catalog, public, pg_temp

@@ -91,7 +91,7 @@ BEGIN
         EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, %I, %I', v_func, v_anon, v_user);
     END LOOP;
     EXECUTE format('GRANT USAGE ON SCHEMA credits_ops TO %I', v_webhook);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION credits_ops.apply_recharge(uuid, text, text, text, boolean) TO %I',
+    EXECUTE format('GRANT EXECUTE ON FUNCTION credits_ops.apply_recharge(text, text, text, text, boolean, boolean) TO %I',
                    v_webhook);
 END
 $$;

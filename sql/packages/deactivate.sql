@@ -1,7 +1,11 @@
--- Takes every active package off sale, returning exactly those it changed.
--- The UPDATE locks the rows it changes, so the set returned is the set
--- active at this moment, and is what the pause records.
-UPDATE public.credit_package p
-SET is_active = false
-WHERE p.is_active
-RETURNING p.id::text AS id, p.name::text AS name, p.credits::bigint AS credits;
+-- Takes every active package off sale (through the adapter, so the app's
+-- own names and types are used) and returns the ones it turned off.
+WITH active AS MATERIALIZED (
+    SELECT p.id, p.name, p.credits
+    FROM credits_ops.app_package p
+    WHERE p.is_active
+    ORDER BY p.id
+)
+SELECT a.id, a.name, a.credits
+FROM active a
+WHERE credits_ops.set_package_active(a.id, false);

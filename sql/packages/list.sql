@@ -5,7 +5,7 @@ SELECT p.id::text          AS id,
        p.credits::bigint   AS credits,
        p.is_active,
        open_item.pause_id  AS open_pause_id
-FROM public.credit_package p
+FROM credits_ops.app_package p
 LEFT JOIN (
     SELECT i.pause_id, i.package_id
     FROM credits_ops.package_pause_item i

@@ -1,11 +1,8 @@
--- Puts back on sale exactly the packages pause $1 turned off that are still
--- inactive; a package re-activated by hand meanwhile is left as it is, and
--- every package the pause did not turn off is never touched.
--- Returns the ids it changed.
-UPDATE public.credit_package p
-SET is_active = true
-WHERE NOT p.is_active
-  AND p.id::text IN (SELECT i.package_id
-                     FROM credits_ops.package_pause_item i
-                     WHERE i.pause_id = $1)
-RETURNING p.id::text AS id;
+-- Puts back on sale the packages pause $1 took off sale and that are still
+-- off; returns the ones it turned on.
+WITH paused AS MATERIALIZED (
+    SELECT i.package_id FROM credits_ops.package_pause_item i WHERE i.pause_id = $1 ORDER BY 1
+)
+SELECT p.package_id AS id
+FROM paused p
+WHERE credits_ops.set_package_active(p.package_id, true);

@@ -4,13 +4,15 @@
 -- rows stay), and an INVALID index of that name left by an interrupted
 -- build. One row per obstacle; none means the index can be built.
 SELECT 'recharge ' || t.related_recharge_id || ' has ' || count(*) || ' recharge transactions (credits debug: DUPLICATE_CREDIT)' AS obstacle
-FROM public.credit_transaction t
+FROM credits_ops.app_transaction t
 WHERE t.type = 'recharge' AND t.related_recharge_id IS NOT NULL
 GROUP BY t.related_recharge_id
 HAVING count(*) > 1
 UNION ALL
-SELECT 'index public.credits_one_recharge_credit is INVALID (an interrupted build): '
-       || 'DROP INDEX CONCURRENTLY public.credits_one_recharge_credit; then run credits install again'
+SELECT format('index %s is INVALID (an interrupted build): DROP INDEX CONCURRENTLY %s; then run credits install again',
+              i.indexrelid::regclass, i.indexrelid::regclass)
 FROM pg_index i
-WHERE i.indexrelid = to_regclass('public.credits_one_recharge_credit') AND NOT i.indisvalid
+JOIN credits_ops.app_profile p
+  ON i.indexrelid = to_regclass(format('%I.credits_one_recharge_credit', p.profile #>> '{roles,ledger,schema}'))
+WHERE NOT i.indisvalid
 ORDER BY 1;

@@ -3,14 +3,14 @@
 -- waiting; returns the users with any row skipped, which the batch leaves
 -- alone. The rows locked stay locked until the batch commits.
 WITH wanted AS (
-    SELECT r.id, r.user_id FROM public.credit_recharge r WHERE r.user_id = ANY ($1)
+    SELECT r.id, r.user_id FROM credits_ops.app_recharge r WHERE r.user_id = ANY ($1)
 ), got AS (
-    SELECT r.id FROM public.credit_recharge r WHERE r.user_id = ANY ($1)
+    SELECT r.id FROM credits_ops.app_recharge r WHERE r.user_id = ANY ($1)
     FOR UPDATE SKIP LOCKED
 ), balance_wanted AS (
-    SELECT b.user_id FROM public.user_credit_balance b WHERE b.user_id = ANY ($1)
+    SELECT b.user_id FROM credits_ops.app_balance b WHERE b.user_id = ANY ($1)
 ), balance_got AS (
-    SELECT b.user_id FROM public.user_credit_balance b WHERE b.user_id = ANY ($1)
+    SELECT b.user_id FROM credits_ops.app_balance b WHERE b.user_id = ANY ($1)
     FOR UPDATE SKIP LOCKED
 )
 SELECT w.user_id FROM wanted w WHERE w.id NOT IN (SELECT id FROM got)

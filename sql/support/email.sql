@@ -1,2 +1,2 @@
--- The user's email in Supabase's auth.users ($1: user id).
-SELECT u.email FROM auth.users u WHERE u.id = $1;
+-- The user's email in the app's users table (credits_ops.app_user) ($1: user id).
+SELECT u.email FROM credits_ops.app_user u WHERE u.id = $1;

@@ -11,7 +11,6 @@ use std::io::IsTerminal;
 use anyhow::{Context, Result};
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
-use uuid::Uuid;
 
 use crate::cli::{BulkFixArgs, Format};
 use crate::confirm::confirm;
@@ -37,9 +36,9 @@ struct Totals {
 
 pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     let since = scope::parse_since(&args.since, Utc::now())?;
-    contract::check(db)?;
+    contract::check(db)?.require_reversible(args.reverse_duplicates)?;
     let target = db.target.to_string();
-    let affected: Vec<(Uuid, i64)> = {
+    let affected: Vec<(String, i64)> = {
         let mut tx = db.snapshot()?;
         migrations::require_installed(&mut tx)?;
         let rows = tx.query(
@@ -80,11 +79,11 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
         )?;
     }
 
-    let users: Vec<Uuid> = affected.iter().map(|(user, _)| *user).collect();
+    let users: Vec<String> = affected.iter().map(|(user, _)| user.clone()).collect();
     let progress = progress_bar(users.len() as u64);
     let mut totals = Totals::default();
-    let mut skipped: Vec<Uuid> = Vec::new();
-    let mut failed: Vec<(Uuid, String)> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let mut failed: Vec<(String, String)> = Vec::new();
     for (number, batch) in users.chunks(args.batch_size as usize).enumerate() {
         let outcome = repair_batch(db, batch, args).with_context(|| {
             format!(
@@ -110,7 +109,7 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
                             skipped.extend(locked);
                         }
                         Err(error) if is_data_error(&error) => {
-                            failed.push((*user, format!("{:#}", error)))
+                            failed.push((user.clone(), format!("{:#}", error)))
                         }
                         Err(error) => return Err(error),
                     }
@@ -185,17 +184,21 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
 
 /// Repairs one batch in one transaction: committed, or rolled back in a dry
 /// run. Returns the totals and the users skipped because their rows were locked.
-fn repair_batch(db: &mut Db, batch: &[Uuid], args: &BulkFixArgs) -> Result<(Totals, Vec<Uuid>)> {
+fn repair_batch(
+    db: &mut Db,
+    batch: &[String],
+    args: &BulkFixArgs,
+) -> Result<(Totals, Vec<String>)> {
     let mut tx = db.transaction()?;
-    let locked: Vec<Uuid> = tx
+    let locked: Vec<String> = tx
         .query(sql::file("repair/lock_users.sql"), &[&batch])?
         .iter()
         .map(|row| row.get("user_id"))
         .collect();
-    let free: Vec<Uuid> = batch
+    let free: Vec<String> = batch
         .iter()
-        .copied()
         .filter(|user| !locked.contains(user))
+        .cloned()
         .collect();
     let rows = tx.query(
         sql::file("repair/fix_users.sql"),
@@ -208,9 +211,9 @@ fn repair_batch(db: &mut Db, batch: &[Uuid], args: &BulkFixArgs) -> Result<(Tota
         ],
     )?;
     let mut totals = Totals::default();
-    let mut changed: BTreeMap<Uuid, bool> = BTreeMap::new();
+    let mut changed: BTreeMap<String, bool> = BTreeMap::new();
     for row in &rows {
-        let user: Uuid = row.get("user_id");
+        let user: String = row.get("user_id");
         let action: String = row.get("action");
         let credits: Option<i64> = row.get("credits");
         let change = match action.as_str() {

@@ -153,7 +153,7 @@ fn resolve_scope(
 
 fn row(finding: &Finding) -> Vec<Value> {
     let text = |value: &Option<String>| value.clone().map_or(Value::Null, Value::from);
-    let id = |value: &Option<uuid::Uuid>| value.map_or(Value::Null, |id| id.to_string().into());
+    let id = |value: &Option<String>| value.as_ref().map_or(Value::Null, |id| id.clone().into());
     vec![
         finding.check.clone().into(),
         finding.severity.clone().into(),

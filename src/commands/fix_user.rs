@@ -9,7 +9,6 @@
 use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::cli::{FixUserArgs, Format};
 use crate::confirm::confirm;
@@ -31,7 +30,7 @@ const REPORTED: &[&str] = &[
 ];
 
 struct Repair {
-    actions: Vec<(Option<Uuid>, String, Option<i64>, String)>,
+    actions: Vec<(Option<String>, String, Option<i64>, String)>,
     before: (Option<i64>, i64),
     after: (Option<i64>, i64),
 }
@@ -46,13 +45,13 @@ impl Repair {
 }
 
 pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
-    contract::check(db)?;
+    contract::check(db)?.require_reversible(args.reverse_duplicates)?;
     let target = db.target.to_string();
     let (user_id, plan) = {
         let mut tx = db.transaction()?;
         migrations::require_installed(&mut tx)?;
         let user_id = scope::resolve_subject(&mut tx, &args.subject)?;
-        let plan = repair(&mut tx, user_id, args)?;
+        let plan = repair(&mut tx, &user_id, args)?;
         tx.rollback()?;
         (user_id, plan)
     };
@@ -73,7 +72,7 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
             .iter()
             .filter(|a| !REPORTED.contains(&a.1.as_str()))
         {
-            let recharge = recharge.map_or("balance".to_string(), |id| id.to_string());
+            let recharge = recharge.clone().unwrap_or_else(|| "balance".to_string());
             note(format!(
                 "  {action} {recharge}: {} ({detail})",
                 credits.unwrap_or(0)
@@ -84,7 +83,7 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
             &format!("make {} change(s) for user {user_id}", plan.changes()),
         )?;
         let mut tx = db.transaction()?;
-        let done = repair(&mut tx, user_id, args)?;
+        let done = repair(&mut tx, &user_id, args)?;
         tx.commit()
             .context("committing the repair; nothing was changed")?;
         done
@@ -106,7 +105,9 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
             action.clone()
         };
         actions.push(vec![
-            recharge.map_or(Value::Null, |id| id.to_string().into()),
+            recharge
+                .as_ref()
+                .map_or(Value::Null, |id| id.clone().into()),
             action.into(),
             (*credits).into(),
             detail.clone().into(),
@@ -122,7 +123,7 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
     Ok(Code::Ok)
 }
 
-fn repair(tx: &mut Transaction<'_>, user_id: Uuid, args: &FixUserArgs) -> Result<Repair> {
+fn repair(tx: &mut Transaction<'_>, user_id: &str, args: &FixUserArgs) -> Result<Repair> {
     let before = ledger(tx, user_id)?;
     let rows = tx
         .query(
@@ -155,14 +156,14 @@ fn repair(tx: &mut Transaction<'_>, user_id: Uuid, args: &FixUserArgs) -> Result
     })
 }
 
-fn ledger(tx: &mut Transaction<'_>, user_id: Uuid) -> Result<(Option<i64>, i64)> {
+fn ledger(tx: &mut Transaction<'_>, user_id: &str) -> Result<(Option<i64>, i64)> {
     let row = tx.query_one(sql::file("support/user.sql"), &[&user_id])?;
     Ok((row.get("balance"), row.get("ledger_sum")))
 }
 
 /// A lock held by someone else (the live webhook, another repair) is not a
 /// failure of the data: say so, and that nothing changed.
-fn explain_lock(error: postgres::Error, user_id: Uuid) -> anyhow::Error {
+fn explain_lock(error: postgres::Error, user_id: &str) -> anyhow::Error {
     if error.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
         fail(
             Code::Database,

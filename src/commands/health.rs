@@ -32,7 +32,7 @@ use crate::sql;
 const STUCK_PENDING_AGE: &str = "stuck_pending_age";
 const WEBHOOK_FAILED: &str = "webhook_failed";
 const SUCCESS_EVENT_AGE: &str = "success_event_age";
-const WEBHOOK_TABLE: &str = "public.stripe_webhook_event";
+const WEBHOOK_TABLE: &str = "credits_ops.app_webhook_event";
 
 /// A Nagios service state; the order is the severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -372,7 +372,9 @@ fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
         note,
         limits: limits(key, None, overrides),
     };
-    let absent = || Some(format!("{WEBHOOK_TABLE} does not exist"));
+    let absent = || {
+        Some("the app has no webhook events table (public.stripe_webhook_event, or webhook_events.table in credits.toml)".to_string())
+    };
     metrics.push(gauge(
         STUCK_PENDING_AGE,
         Unit::Seconds,

@@ -10,22 +10,26 @@ use serde_json::Value;
 
 use crate::cli::{Format, InstallArgs};
 use crate::confirm::confirm;
-use crate::contract;
 use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::migrations::{self, Migration};
 use crate::output::{Report, Section, note};
+use crate::profile::{self, Profile};
 use crate::sql;
 
 pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
-    contract::check(db)?;
     let migrations = migrations::embedded()?;
-    let applied = {
+    let config = db.config.clone();
+    let (profile, stored, applied) = {
         let mut tx = db.read_only()?;
+        let profile = profile::detect(&mut tx, config.as_deref())?;
+        let stored = profile::stored_checksum(&mut tx)?;
         let applied = migrations::history(&mut tx)?;
         tx.commit()?;
-        applied
+        (profile, stored, applied)
     };
+    // The app (or the mapping file) changed since the adapter was built.
+    let rebuild = stored.as_ref().is_some_and(|s| *s != profile.checksum);
     let drifted: Vec<String> = migrations
         .iter()
         .filter(|m| {
@@ -78,8 +82,15 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
     // listed; the others go ahead (a blocked one must be optional).
     let mut blocked: Vec<(&Migration, Vec<String>)> = Vec::new();
     let mut applicable: Vec<&Migration> = Vec::new();
+    let adapter_built = stored.is_some();
     for m in pending {
-        let obstacles = obstacles(db, m)?;
+        // Before the first install there is no adapter to check against: the
+        // precondition is checked again right before the migration runs.
+        let obstacles = if adapter_built {
+            obstacles(db, m)?
+        } else {
+            Vec::new()
+        };
         if obstacles.is_empty() {
             applicable.push(m);
         } else {
@@ -96,6 +107,28 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
         }
     }
 
+    if profile.json["roles"].get("webhook_events").is_none() {
+        note(
+            "public.stripe_webhook_event does not exist: nothing to index; the checks that need stored webhook events are skipped",
+        );
+    }
+    if rebuild {
+        if args.write.dry_run {
+            note(
+                "dry run: the app profile changed since the last install; the adapter would be rebuilt",
+            );
+        } else {
+            confirm(
+                &args.write,
+                &format!(
+                    "rebuild the adapter for the changed app profile on {}",
+                    db.target
+                ),
+            )?;
+            rebuild_adapter(db, &profile, &migrations, &applied)?;
+            note("the app profile changed: the adapter views, statements and indexes were rebuilt");
+        }
+    }
     if applicable.is_empty() {
         note(format!(
             "nothing to apply: {} of {} migrations are applied",
@@ -103,13 +136,36 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
             migrations.len()
         ));
     } else if args.write.dry_run {
-        for m in &applicable {
-            section.push(row(m, "would apply", None));
+        let rehearsal = rehearse(db, &applicable, &profile)?;
+        let mut failed = None;
+        for (m, outcome) in applicable.iter().zip(&rehearsal) {
+            match outcome {
+                Rehearsal::Applies => section.push(row(m, "would apply", None)),
+                Rehearsal::Blocked(obstacles) => {
+                    section.push(row(m, "would be blocked", None));
+                    blocked.push((m, obstacles.clone()));
+                }
+                Rehearsal::Fails(error) => {
+                    section.push(row(m, "would FAIL", None));
+                    failed = Some(format!("V{:03} {} would fail: {error}", m.version, m.name));
+                }
+            }
         }
-        note(format!(
-            "dry run: {} migration(s) would be applied; nothing was written",
-            applicable.len()
-        ));
+        note(
+            "dry run: every pending migration was run in a transaction that was rolled back \
+             (indexes: only their statements were generated); nothing was written",
+        );
+        if let Some(failed) = failed {
+            section.rows.sort_by_key(|row| row[0].as_i64());
+            report.sections.push(section);
+            report.print(format)?;
+            return Err(fail(
+                Code::Contract,
+                format!(
+                    "{failed}. Nothing was written; see `credits profile` for how this app was mapped."
+                ),
+            ));
+        }
     } else {
         print_plan(&applicable);
         confirm(
@@ -118,24 +174,36 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
         )?;
         create_history(db)?;
         for (done, m) in applicable.iter().enumerate() {
-            let outcome = apply(db, m, &args.write.operator, args.write.reason.as_deref())
-                .with_context(|| {
-                    let before: Vec<String> = applicable[..done]
-                        .iter()
-                        .map(|m| format!("V{:03}", m.version))
-                        .collect();
-                    format!(
-                        "V{:03} {} failed and was not recorded; applied before it in this run: {}. \
+            let late = obstacles(db, m)?;
+            if !late.is_empty() {
+                section.push(row(m, "blocked", None));
+                blocked.push((m, late));
+                continue;
+            }
+            let outcome = apply(
+                db,
+                m,
+                &profile,
+                &args.write.operator,
+                args.write.reason.as_deref(),
+            )
+            .with_context(|| {
+                let before: Vec<String> = applicable[..done]
+                    .iter()
+                    .map(|m| format!("V{:03}", m.version))
+                    .collect();
+                format!(
+                    "V{:03} {} failed and was not recorded; applied before it in this run: {}. \
                          Fix the cause and run `credits install` again",
-                        m.version,
-                        m.name,
-                        if before.is_empty() {
-                            "none".to_string()
-                        } else {
-                            before.join(", ")
-                        }
-                    )
-                })?;
+                    m.version,
+                    m.name,
+                    if before.is_empty() {
+                        "none".to_string()
+                    } else {
+                        before.join(", ")
+                    }
+                )
+            })?;
             section.push(match outcome {
                 Some(ms) => row(m, "applied", Some(ms)),
                 None => row(m, "already applied by a concurrent install", None),
@@ -170,6 +238,72 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
     Ok(Code::Ok)
 }
 
+/// What a dry run predicts for one pending migration.
+enum Rehearsal {
+    Applies,
+    Blocked(Vec<String>),
+    Fails(String),
+}
+
+/// Runs the pending migrations, in order, in one transaction that is always
+/// rolled back, so a dry run predicts failures and blocked preconditions on
+/// this very database. A migration that cannot run in a transaction (an
+/// index built CONCURRENTLY) is not run: its statements are generated and
+/// shown. Stops at the first failure; the ones after it are not predicted.
+fn rehearse(db: &mut Db, pending: &[&Migration], profile: &Profile) -> Result<Vec<Rehearsal>> {
+    let mut tx = db.transaction()?;
+    tx.batch_execute(sql::file("install/schema_history.sql"))?;
+    let json = profile.json.to_string();
+    tx.execute(
+        sql::file("profile/settings.sql"),
+        &[&json, &profile.checksum],
+    )?;
+    let mut outcomes = Vec::new();
+    for m in pending {
+        if let Some(precondition) = m.precondition {
+            let obstacles: Vec<String> = match tx.query(precondition, &[]) {
+                Ok(rows) => rows.iter().map(|row| row.get("obstacle")).collect(),
+                Err(error) => {
+                    outcomes.push(Rehearsal::Fails(format!(
+                        "{:#}",
+                        anyhow::Error::from(error)
+                    )));
+                    break;
+                }
+            };
+            if !obstacles.is_empty() {
+                outcomes.push(Rehearsal::Blocked(obstacles));
+                continue;
+            }
+        }
+        let result = if m.transactional {
+            tx.batch_execute(m.sql).map(|_| ())
+        } else if m.generated {
+            tx.simple_query(m.sql).map(|messages| {
+                for message in messages {
+                    if let SimpleQueryMessage::Row(row) = message {
+                        note(format!("  would run: {}", row.get(0).unwrap_or_default()));
+                    }
+                }
+            })
+        } else {
+            Ok(())
+        };
+        match result {
+            Ok(()) => outcomes.push(Rehearsal::Applies),
+            Err(error) => {
+                outcomes.push(Rehearsal::Fails(format!(
+                    "{:#}",
+                    anyhow::Error::from(error)
+                )));
+                break;
+            }
+        }
+    }
+    tx.rollback()?;
+    Ok(outcomes)
+}
+
 /// What stops a migration with a precondition from being applied, one line
 /// each (none: go ahead).
 fn obstacles(db: &mut Db, m: &Migration) -> Result<Vec<String>> {
@@ -196,13 +330,26 @@ fn print_plan(pending: &[&Migration]) {
 
 /// Applies one migration under the install lock. Returns its execution time,
 /// or None when a concurrent install applied it first.
-fn apply(db: &mut Db, m: &Migration, operator: &str, reason: Option<&str>) -> Result<Option<i64>> {
+fn apply(
+    db: &mut Db,
+    m: &Migration,
+    profile: &Profile,
+    operator: &str,
+    reason: Option<&str>,
+) -> Result<Option<i64>> {
     if m.transactional {
         return with_install_lock(db, |tx| {
             if !is_pending(tx, m)? {
                 return Ok(None);
             }
             let started = Instant::now();
+            if m.reads_profile {
+                let json = profile.json.to_string();
+                tx.execute(
+                    sql::file("profile/settings.sql"),
+                    &[&json, &profile.checksum],
+                )?;
+            }
             tx.batch_execute(m.sql)?;
             let ms = started.elapsed().as_millis() as i64;
             record(tx, m, operator, reason, ms)?;
@@ -226,11 +373,62 @@ fn apply(db: &mut Db, m: &Migration, operator: &str, reason: Option<&str>) -> Re
             return Ok(None);
         }
         let started = Instant::now();
-        db.client().batch_execute(m.sql)?;
+        run_outside_transaction(db, m)?;
         let ms = started.elapsed().as_millis() as i64;
         record(lock, m, operator, reason, ms)?;
         Ok(Some(ms))
     })
+}
+
+/// Runs a migration that cannot be in a transaction. A generated one is a
+/// query whose rows are the statements to run, for this app's names.
+fn run_outside_transaction(db: &mut Db, m: &Migration) -> Result<()> {
+    if !m.generated {
+        return Ok(db.client().batch_execute(m.sql)?);
+    }
+    let statements: Vec<String> = db
+        .client()
+        .simple_query(m.sql)?
+        .iter()
+        .filter_map(|message| match message {
+            SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    for statement in statements {
+        let started = Instant::now();
+        db.client()
+            .batch_execute(&statement)
+            .with_context(|| format!("running {statement}"))?;
+        note(format!(
+            "  {statement} ({} ms)",
+            started.elapsed().as_millis()
+        ));
+    }
+    Ok(())
+}
+
+/// Rebuilds the adapter from a changed profile, under the install lock, and
+/// runs the applied generated migrations again for the new names (each of
+/// their statements is idempotent).
+fn rebuild_adapter(
+    db: &mut Db,
+    profile: &Profile,
+    migrations: &[Migration],
+    applied: &[migrations::Applied],
+) -> Result<()> {
+    with_install_lock(db, |tx| {
+        let json = profile.json.to_string();
+        tx.execute(sql::file("profile/store.sql"), &[&json, &profile.checksum])?;
+        Ok(())
+    })?;
+    for m in migrations
+        .iter()
+        .filter(|m| m.generated && applied.iter().any(|a| a.version == m.version))
+    {
+        run_outside_transaction(db, m)?;
+    }
+    Ok(())
 }
 
 /// Applies an on-demand migration (`-- credits:on-demand`, e.g. V010 by

@@ -5,7 +5,6 @@
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::cli::{Format, LogArgs};
 use crate::contract;
@@ -56,7 +55,7 @@ pub fn run(db: &mut Db, args: &LogArgs, format: Format) -> Result<Code> {
     });
     for row in rows.iter().take(shown) {
         let id = |column: &str| {
-            row.get::<_, Option<Uuid>>(column)
+            row.get::<_, Option<String>>(column)
                 .map_or(Value::Null, |id| id.to_string().into())
         };
         let number = |column: &str| row.get::<_, Option<i64>>(column).into();

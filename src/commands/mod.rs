@@ -10,6 +10,7 @@ pub mod install;
 pub mod log;
 pub mod packages;
 pub mod pause;
+pub mod profile;
 pub mod resume;
 pub mod retry_failed;
 pub mod rls_fix;

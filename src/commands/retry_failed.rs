@@ -14,7 +14,6 @@ use std::collections::BTreeSet;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::cli::{Format, RetryFailedArgs};
 use crate::confirm::confirm;
@@ -28,8 +27,8 @@ use crate::sql;
 
 /// What `credits_ops.retry_failed` did (or would do) to one recharge.
 struct Outcome {
-    recharge_id: Uuid,
-    user_id: Uuid,
+    recharge_id: String,
+    user_id: String,
     payment_intent_id: Option<String>,
     credits: Option<i64>,
     action: String,
@@ -43,7 +42,7 @@ fn count(outcomes: &[Outcome], action: &str) -> usize {
 pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> {
     let since = scope::parse_since(&args.since, Utc::now())?;
     let attested = attested(args)?;
-    contract::check(db)?;
+    contract::check(db)?.require_writable()?;
     let target = db.target.to_string();
 
     {
@@ -137,6 +136,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     report.field("credited", count(&outcomes, "credited"));
     report.field("credits_granted", granted);
     report.field("no_evidence", count(&outcomes, "no_evidence"));
+    report.field("forgeable_evidence", count(&outcomes, "forgeable_evidence"));
     report.field("skipped_locked", skipped);
     report.field(
         "unmatched_attestations",
@@ -210,7 +210,7 @@ fn retry(
 ) -> Result<Vec<Outcome>> {
     let stuck_after = format!("{} seconds", args.stuck_after.as_secs());
     let mut outcomes: Vec<Outcome> = Vec::new();
-    let mut after: Option<Uuid> = None;
+    let mut after: Option<String> = None;
     loop {
         let mut tx = db.transaction()?;
         let rows = tx
@@ -226,6 +226,7 @@ fn retry(
                     &"retry-failed",
                     &after,
                     &BATCH,
+                    &args.trust_app_evidence,
                 ],
             )
             .with_context(|| {
@@ -254,7 +255,7 @@ fn retry(
             })
             .collect();
         let full = batch.len() == BATCH as usize;
-        after = batch.iter().map(|o| o.recharge_id).max();
+        after = batch.iter().map(|o| o.recharge_id.clone()).max();
         outcomes.extend(batch);
         if !full {
             return Ok(outcomes);
@@ -279,11 +280,12 @@ fn unmatched<'a>(attested: &'a [String], outcomes: &[Outcome]) -> Vec<&'a String
 fn tell_unverified(outcomes: &[Outcome], unmatched: &[&String], args: &RetryFailedArgs) {
     let unverified: Vec<&Outcome> = outcomes
         .iter()
-        .filter(|o| o.action == "no_evidence")
+        .filter(|o| o.action == "no_evidence" || o.action == "forgeable_evidence")
         .collect();
     if !unverified.is_empty() {
         note(format!(
-            "{} recharge(s) have no evidence of payment and were left untouched. \
+            "{} recharge(s) have no evidence of payment, or only evidence anon or a signed-in user \
+             could have forged, and were left untouched. \
              Verify each in Stripe; if it was paid, rerun with --paid <payment intent>:",
             unverified.len()
         ));

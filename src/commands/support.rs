@@ -5,7 +5,6 @@
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 
 use crate::checks;
 use crate::cli::{Format, SupportArgs};
@@ -75,7 +74,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
             n => format!("{n} times ({} in all)", row.get::<_, i64>("credited")),
         };
         recharges.push(vec![
-            row.get::<_, Uuid>("recharge_id").to_string().into(),
+            row.get::<_, String>("recharge_id").to_string().into(),
             row.get::<_, DateTime<Utc>>("payment_time")
                 .to_rfc3339()
                 .into(),
@@ -92,7 +91,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
         since: DateTime::UNIX_EPOCH,
         since_arg: "all".to_string(),
         stuck_after: args.stuck_after,
-        user_id: Some(user_id),
+        user_id: Some(user_id.clone()),
         payment_intent: None,
     }
     .apply(&mut tx)?;
@@ -110,7 +109,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
     );
     for outcome in checks::run_all(&mut tx)? {
         for finding in outcome.findings.unwrap_or_default() {
-            if finding.user_id != Some(user_id) {
+            if finding.user_id.as_deref() != Some(user_id.as_str()) {
                 continue;
             }
             findings.push(vec![
@@ -146,7 +145,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
             row.get::<_, Option<String>>("reason").into(),
             row.get::<_, String>("command").into(),
             row.get::<_, String>("action").into(),
-            row.get::<_, Option<Uuid>>("recharge_id")
+            row.get::<_, Option<String>>("recharge_id")
                 .map(|id| id.to_string())
                 .into(),
             row.get::<_, Option<i64>>("credits_delta").into(),

@@ -264,8 +264,10 @@ fn debug_needs_the_install_and_writes_nothing() {
 fn checks_needing_an_absent_optional_table_are_skipped_and_evidence_falls_back() {
     let (db, planted) = installed_incident(1000, 100);
     db.client()
-        .batch_execute("DROP TABLE stripe_webhook_event")
+        .batch_execute("DROP TABLE stripe_webhook_event CASCADE")
         .unwrap();
+    // The app changed: install rebuilds the adapter for it.
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
     let run = db.credits(&["debug", "--output", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let summary = run.json()["summary"].as_array().unwrap().clone();

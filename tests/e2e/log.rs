@@ -134,7 +134,7 @@ fn log_lists_repairs_and_pauses_newest_first_and_filters_them() {
     let theirs: i64 = db
         .client()
         .query_one(
-            "SELECT count(*) FROM credits_ops.repair_log WHERE user_id = $1::text::uuid",
+            "SELECT count(*) FROM credits_ops.repair_log WHERE user_id = $1::text",
             &[&user],
         )
         .unwrap()

@@ -65,7 +65,7 @@ fn violations(db: &TestDb) -> Vec<(String, i64)> {
              UNION ALL SELECT 'I5 credit audited without its ledger row', count(*) FROM credits_ops.repair_log l \
                WHERE l.action = 'credited' AND NOT EXISTS (SELECT FROM credit_transaction t \
                      WHERE t.id::text = l.detail ->> 'transaction_id' AND t.amount = l.credits_delta \
-                       AND t.related_recharge_id = l.recharge_id AND t.type = 'recharge')",
+                       AND t.related_recharge_id::text = l.recharge_id AND t.type = 'recharge')",
             &[],
         )
         .unwrap()
@@ -88,7 +88,7 @@ fn deliver(db: &TestDb, deliveries: &[String]) -> Actions {
             let mut tx = client.transaction().unwrap();
             tx.batch_execute("SET LOCAL ROLE service_role").unwrap();
             let result = tx.query_one(
-                "SELECT action FROM credits_ops.apply_recharge($1::text::uuid, 'webhook', NULL, 'webhook')",
+                "SELECT action FROM credits_ops.apply_recharge($1::text, 'webhook', NULL, 'webhook')",
                 &[recharge],
             );
             match result {

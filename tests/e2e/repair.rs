@@ -102,7 +102,7 @@ fn fix_user_repairs_what_it_may_and_a_second_run_changes_nothing() {
         let audited: i64 = db
             .client()
             .query_one(
-                "SELECT count(*) FROM credits_ops.repair_log WHERE user_id = $1::text::uuid AND operator = 'oncall' AND reason = 'INC-1'",
+                "SELECT count(*) FROM credits_ops.repair_log WHERE user_id = $1::text AND operator = 'oncall' AND reason = 'INC-1'",
                 &[&user],
             )
             .unwrap()
@@ -154,7 +154,7 @@ fn a_missing_transaction_is_credited_exactly_once_and_audited() {
         .client()
         .query_one(
             "SELECT action, credits_delta, balance_after - balance_before, command FROM credits_ops.repair_log \
-             WHERE recharge_id = $1::text::uuid",
+             WHERE recharge_id = $1::text",
             &[&recharge],
         )
         .unwrap();
@@ -268,7 +268,7 @@ fn a_balance_kept_by_a_trigger_is_not_credited_twice() {
     assert_eq!(balance, Some(ledger));
     let audit: Vec<(String, Option<i64>)> = db
         .client()
-        .query("SELECT action, credits_delta FROM credits_ops.repair_log WHERE user_id = $1::text::uuid ORDER BY id", &[&user])
+        .query("SELECT action, credits_delta FROM credits_ops.repair_log WHERE user_id = $1::text ORDER BY id", &[&user])
         .unwrap()
         .iter()
         .map(|row| (row.get(0), row.get(1)))
@@ -290,7 +290,7 @@ fn the_webhook_role_credits_through_apply_recharge_and_others_cannot() {
     let mut tx = client.transaction().unwrap();
     tx.batch_execute("SET LOCAL ROLE service_role").unwrap();
     let call =
-        "SELECT action FROM credits_ops.apply_recharge($1::text::uuid, 'webhook', NULL, 'webhook')";
+        "SELECT action FROM credits_ops.apply_recharge($1::text, 'webhook', NULL, 'webhook')";
     let first: String = tx.query_one(call, &[&recharge]).unwrap().get(0);
     let second: String = tx.query_one(call, &[&recharge]).unwrap().get(0);
     tx.commit().unwrap();
@@ -326,7 +326,10 @@ fn the_runbook_entry_point_shares_the_repair() {
     let (user, recharge) = broken(&db, "MISSING_TRANSACTION");
     let actions: Vec<(Option<String>, String)> = db
         .client()
-        .query("SELECT recharge_id::text, action FROM credits_ops.manual_fix_user_credits($1::text::uuid)", &[&user])
+        .query(
+            "SELECT recharge_id::text, action FROM credits_ops.manual_fix_user_credits($1::text)",
+            &[&user],
+        )
         .unwrap()
         .iter()
         .map(|row| (row.get(0), row.get(1)))
@@ -340,7 +343,7 @@ fn the_runbook_entry_point_shares_the_repair() {
     let command: String = db
         .client()
         .query_one(
-            "SELECT min(command) FROM credits_ops.repair_log WHERE user_id = $1::text::uuid",
+            "SELECT min(command) FROM credits_ops.repair_log WHERE user_id = $1::text",
             &[&user],
         )
         .unwrap()

@@ -291,7 +291,7 @@ fn an_attested_payment_is_credited_alone_and_audited_as_attested() {
         .client()
         .query_one(
             "SELECT detail->>'evidence' FROM credits_ops.repair_log \
-             WHERE recharge_id = $1::text::uuid AND action = 'credited'",
+             WHERE recharge_id = $1::text AND action = 'credited'",
             &[attested_id],
         )
         .unwrap()
@@ -317,7 +317,7 @@ fn an_attested_payment_is_credited_alone_and_audited_as_attested() {
         .client()
         .query_one(
             "SELECT detail->>'evidence' FROM credits_ops.repair_log \
-             WHERE recharge_id = $1::text::uuid AND action = 'credited'",
+             WHERE recharge_id = $1::text AND action = 'credited'",
             &[file_id],
         )
         .unwrap()

@@ -376,7 +376,7 @@ fn rls_fix_closes_the_ledger_and_keeps_the_webhook_crediting() {
     tx.execute("SET LOCAL ROLE service_role", &[]).unwrap();
     let action: String = tx
         .query_one(
-            "SELECT action FROM credits_ops.apply_recharge($1::text::uuid)",
+            "SELECT action FROM credits_ops.apply_recharge($1::text)",
             &[&recharge],
         )
         .unwrap()

@@ -13,7 +13,7 @@ fn support_by_email_user_id_and_payment_intent_gives_the_same_page() {
     db.client()
         .execute(
             "INSERT INTO credits_ops.repair_log (operator, reason, command, user_id, action, credits_delta, balance_before, balance_after) \
-             VALUES ('oncall', 'INC-7', 'fix-user', $1::text::uuid, 'balance_corrected', 5, 10, 15)",
+             VALUES ('oncall', 'INC-7', 'fix-user', $1::text, 'balance_corrected', 5, 10, 15)",
             &[&user],
         )
         .unwrap();
