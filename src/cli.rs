@@ -447,7 +447,12 @@ pub struct DemoArgs {
     #[arg(long)]
     pub keep: bool,
 
-    /// How many recharges the generated incident has.
+    /// How many recharges the generated incident has (reference shape).
     #[arg(long, default_value_t = 2000)]
     pub recharges: u32,
+
+    /// Which app layout to run the demo on: the reference, or a real app's shape
+    /// (each with a small planted incident and, where needed, its mapping file).
+    #[arg(long, value_enum, default_value_t = crate::reference::Shape::Reference)]
+    pub shape: crate::reference::Shape,
 }

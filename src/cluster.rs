@@ -154,6 +154,11 @@ impl LocalCluster {
         self.wait_ready()
     }
 
+    /// The cluster's own directory, removed with it.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The shell command that stops a kept cluster and removes its files.
     pub fn stop_command(&self) -> String {
         let user = if self.owner.is_some() {

@@ -49,3 +49,66 @@ pub fn sample_user(client: &mut Client, kind: &str) -> Result<String> {
         .with_context(|| format!("finding a user with a {kind} finding"))?;
     Ok(row.get("email"))
 }
+
+/// The app shapes of `sql/reference/shapes/`: real apps' ways of laying out
+/// the same credits tables, each with a small planted incident and its
+/// truth in `credits_fixture.expected_finding`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// uuid ids and users in Supabase Auth: the generated incident above.
+    Reference,
+    /// The runbook's own app: text ids, enums lacking some statuses, its own
+    /// users table, extra NOT NULL columns, a webhook_failures table.
+    Runbook,
+    /// A Prisma app: PascalCase tables, camelCase columns, UPPERCASE enums.
+    Prisma,
+    /// bigint identity ids, users in profiles, a text status saying 'paid'.
+    Serial,
+}
+
+impl Shape {
+    /// The shape's schema and incident, loaded after `supabase.sql`.
+    fn file(self) -> Option<&'static str> {
+        match self {
+            Shape::Reference => None,
+            Shape::Runbook => Some("reference/shapes/runbook.sql"),
+            Shape::Prisma => Some("reference/shapes/prisma.sql"),
+            Shape::Serial => Some("reference/shapes/serial.sql"),
+        }
+    }
+
+    /// The mapping file (credits.toml) the shape is run with, if any.
+    pub fn mapping(self) -> Option<&'static str> {
+        match self {
+            Shape::Reference | Shape::Runbook => None,
+            Shape::Prisma => Some(include_str!("../sql/reference/shapes/prisma.toml")),
+            Shape::Serial => Some(include_str!("../sql/reference/shapes/serial.toml")),
+        }
+    }
+}
+
+/// Loads a non-reference shape, with its incident, into an empty database.
+/// Returns (kind, count) as planted.
+pub fn load_shape(client: &mut Client, shape: Shape) -> Result<Vec<(String, i32)>> {
+    let file = shape
+        .file()
+        .context("the reference shape is loaded with create_schema")?;
+    for file in ["reference/supabase.sql", file] {
+        client
+            .batch_execute(sql::file(file))
+            .with_context(|| format!("loading sql/{file}"))?;
+    }
+    let rows = client.query(sql::file("reference/shape_planted.sql"), &[])?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get("kind"), row.get("expected")))
+        .collect())
+}
+
+/// The email of a user a shape's incident broke with a finding of `kind`.
+pub fn shape_sample_user(client: &mut Client, kind: &str) -> Result<String> {
+    let row = client
+        .query_one(sql::file("reference/shape_sample_user.sql"), &[&kind])
+        .with_context(|| format!("finding a user with a {kind} finding"))?;
+    Ok(row.get("email"))
+}

@@ -10,7 +10,7 @@ use crate::cli::{DemoArgs, Format};
 use crate::cluster::LocalCluster;
 use crate::exit::{Code, fail};
 use crate::output::note;
-use crate::reference;
+use crate::reference::{self, Shape};
 
 /// The walk-through: each step runs the real binary, as an on-call engineer would.
 const STEPS: &[(&str, &[&str])] = &[
@@ -97,9 +97,22 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
     admin.batch_execute(crate::sql::file("reference/create_demo_database.sql"))?;
     let conninfo = cluster.conninfo("credits_demo");
     let mut client = postgres::Client::connect(&conninfo, postgres::NoTls)?;
-    reference::create_schema(&mut client)?;
-    let users = (args.recharges / 10).max(1) as i32;
-    let planted = reference::generate_incident(&mut client, args.recharges as i32, users, 42)?;
+    let planted = if args.shape == Shape::Reference {
+        reference::create_schema(&mut client)?;
+        let users = (args.recharges / 10).max(1) as i32;
+        reference::generate_incident(&mut client, args.recharges as i32, users, 42)?
+    } else {
+        reference::load_shape(&mut client, args.shape)?
+    };
+    // The shape's mapping file, beside the cluster's files (removed with them).
+    let mapping = match args.shape.mapping() {
+        Some(text) => {
+            let path = cluster.dir().join("credits.toml");
+            std::fs::write(&path, text).context("writing the shape's mapping file")?;
+            Some(path)
+        }
+        None => None,
+    };
     if !json {
         println!(
             "An incident was generated: users paid through Stripe and some never got their credits."
@@ -110,7 +123,11 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
         }
     }
 
-    let user = reference::sample_user(&mut client, "MISSING_TRANSACTION")?;
+    let user = if args.shape == Shape::Reference {
+        reference::sample_user(&mut client, "MISSING_TRANSACTION")?
+    } else {
+        reference::shape_sample_user(&mut client, "MISSING_TRANSACTION")?
+    };
     let exe = std::env::current_exe().context("finding the credits binary")?;
     let mut steps = Vec::new();
     for (why, step) in STEPS {
@@ -121,6 +138,9 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
         let line = format!("credits {}", step.join(" "));
         let mut command = Command::new(&exe);
         command.args(&step).env("DATABASE_URL", &conninfo);
+        if let Some(path) = &mapping {
+            command.env("CREDITS_CONFIG", path);
+        }
         if json {
             let output = command
                 .args(["--output", "json"])

@@ -132,7 +132,7 @@ struct Subjects {
 }
 
 pub fn run(db: &mut Db, args: &RlsFixArgs, format: Format) -> Result<Code> {
-    contract::check(db)?;
+    contract::check(db)?.require_reference_layout("rls-fix")?;
     let roles = Roles {
         user: &args.user_role,
         anon: &args.anon_role,

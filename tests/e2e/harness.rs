@@ -92,6 +92,24 @@ impl TestDb {
         TestDb { name, url }
     }
 
+    /// A database holding one of the real-app shapes of
+    /// `sql/reference/shapes/` (schema and planted incident), not the
+    /// reference schema.
+    pub fn shape(shape: reference::Shape) -> TestDb {
+        let server = server();
+        let name = format!(
+            "credits_test_{}_{}",
+            std::process::id(),
+            NEXT_DB.fetch_add(1, Ordering::SeqCst)
+        );
+        connect(&server.admin)
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("creating a test database");
+        let url = with_dbname(&server.admin, &name);
+        reference::load_shape(&mut connect(&url), shape).expect("loading the shape");
+        TestDb { name, url }
+    }
+
     /// A database with the reference incident generated in it.
     pub fn with_incident(recharges: i32, users: i32) -> (TestDb, Vec<(String, i32)>) {
         let db = TestDb::new();
@@ -157,6 +175,20 @@ impl TestDb {
     /// terminal on stdin (as from a script or CI).
     pub fn credits(&self, args: &[&str]) -> Run {
         credits_with_env(args, &[("DATABASE_URL", &self.url)])
+    }
+
+    /// As [`TestDb::credits`], with a mapping file (`CREDITS_CONFIG`).
+    pub fn credits_mapped(&self, args: &[&str], config: Option<&std::path::Path>) -> Run {
+        match config {
+            Some(path) => credits_with_env(
+                args,
+                &[
+                    ("DATABASE_URL", &self.url),
+                    ("CREDITS_CONFIG", path.to_str().unwrap()),
+                ],
+            ),
+            None => self.credits(args),
+        }
     }
 
     /// A fingerprint of everything in the database: every relation's name

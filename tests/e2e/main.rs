@@ -20,5 +20,6 @@ mod retry_failed;
 mod rls;
 mod security;
 mod server_loss;
+mod shapes;
 mod support;
 mod tls;
