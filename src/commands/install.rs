@@ -140,7 +140,12 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
         let mut failed = None;
         for (m, outcome) in applicable.iter().zip(&rehearsal) {
             match outcome {
-                Rehearsal::Applies => section.push(row(m, "would apply", None)),
+                Rehearsal::Applies(statements) => {
+                    section.push(row(m, "would apply", None));
+                    for statement in statements {
+                        note(format!("  V{:03} would run: {statement}", m.version));
+                    }
+                }
                 Rehearsal::Blocked(obstacles) => {
                     section.push(row(m, "would be blocked", None));
                     blocked.push((m, obstacles.clone()));
@@ -167,6 +172,20 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
             ));
         }
     } else {
+        // Rehearse first: a migration that would fail on this app is found
+        // before anything is applied, so a failed install changes nothing.
+        for (m, outcome) in applicable.iter().zip(rehearse(db, &applicable, &profile)?) {
+            if let Rehearsal::Fails(error) = outcome {
+                return Err(fail(
+                    Code::Contract,
+                    format!(
+                        "V{:03} {} would fail on this database: {error}. Nothing was applied; \
+                         see `credits profile` for how this app was mapped.",
+                        m.version, m.name
+                    ),
+                ));
+            }
+        }
         print_plan(&applicable);
         confirm(
             &args.write,
@@ -240,7 +259,8 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
 
 /// What a dry run predicts for one pending migration.
 enum Rehearsal {
-    Applies,
+    /// With the statements a generated migration would run.
+    Applies(Vec<String>),
     Blocked(Vec<String>),
     Fails(String),
 }
@@ -251,7 +271,21 @@ enum Rehearsal {
 /// index built CONCURRENTLY) is not run: its statements are generated and
 /// shown. Stops at the first failure; the ones after it are not predicted.
 fn rehearse(db: &mut Db, pending: &[&Migration], profile: &Profile) -> Result<Vec<Rehearsal>> {
-    let mut tx = db.transaction()?;
+    // Under the install lock, so a concurrent install's schema is not raced;
+    // in a savepoint that is rolled back, so the lock's commit keeps nothing.
+    with_install_lock(db, |locked| {
+        let mut tx = locked.transaction()?;
+        let outcomes = rehearse_in(&mut tx, pending, profile)?;
+        tx.rollback()?;
+        Ok(outcomes)
+    })
+}
+
+fn rehearse_in(
+    tx: &mut Transaction<'_>,
+    pending: &[&Migration],
+    profile: &Profile,
+) -> Result<Vec<Rehearsal>> {
     tx.batch_execute(sql::file("install/schema_history.sql"))?;
     let json = profile.json.to_string();
     tx.execute(
@@ -260,6 +294,11 @@ fn rehearse(db: &mut Db, pending: &[&Migration], profile: &Profile) -> Result<Ve
     )?;
     let mut outcomes = Vec::new();
     for m in pending {
+        // A concurrent install may have applied it since this one planned.
+        if !is_pending(tx, m)? {
+            outcomes.push(Rehearsal::Applies(Vec::new()));
+            continue;
+        }
         if let Some(precondition) = m.precondition {
             let obstacles: Vec<String> = match tx.query(precondition, &[]) {
                 Ok(rows) => rows.iter().map(|row| row.get("obstacle")).collect(),
@@ -277,20 +316,22 @@ fn rehearse(db: &mut Db, pending: &[&Migration], profile: &Profile) -> Result<Ve
             }
         }
         let result = if m.transactional {
-            tx.batch_execute(m.sql).map(|_| ())
+            tx.batch_execute(m.sql).map(|_| Vec::new())
         } else if m.generated {
             tx.simple_query(m.sql).map(|messages| {
-                for message in messages {
-                    if let SimpleQueryMessage::Row(row) = message {
-                        note(format!("  would run: {}", row.get(0).unwrap_or_default()));
-                    }
-                }
+                messages
+                    .iter()
+                    .filter_map(|message| match message {
+                        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_string),
+                        _ => None,
+                    })
+                    .collect()
             })
         } else {
-            Ok(())
+            Ok(Vec::new())
         };
         match result {
-            Ok(()) => outcomes.push(Rehearsal::Applies),
+            Ok(statements) => outcomes.push(Rehearsal::Applies(statements)),
             Err(error) => {
                 outcomes.push(Rehearsal::Fails(format!(
                     "{:#}",
@@ -300,7 +341,6 @@ fn rehearse(db: &mut Db, pending: &[&Migration], profile: &Profile) -> Result<Ve
             }
         }
     }
-    tx.rollback()?;
     Ok(outcomes)
 }
 

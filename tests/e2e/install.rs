@@ -222,3 +222,28 @@ fn the_unique_credit_index_is_built_where_it_can_be_and_listed_where_it_cannot()
         "every command works without the optional index"
     );
 }
+
+#[test]
+fn an_install_that_would_fail_is_refused_whole_and_predicted_by_its_dry_run() {
+    let db = TestDb::new();
+    let dir = std::env::temp_dir().join(format!("credits-install-{}", db.name));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("credits.toml");
+    // An evidence condition that is not SQL: the adapter (V002) cannot be built.
+    std::fs::write(
+        &config,
+        "[[evidence]]\ntable = \"stripe_webhook_event\"\npayment_intent_column = \"payment_intent_id\"\ncondition = \"status ===\"\n",
+    )
+    .unwrap();
+    let before = db.fingerprint();
+    for args in [&["install", "--dry-run"][..], &["install", "--yes"]] {
+        let run = db.credits_mapped(args, Some(&config));
+        assert_eq!(run.code, 4, "{args:?}: {run:?}");
+        assert!(
+            run.stderr.contains("V002 app_adapter would fail"),
+            "{run:?}"
+        );
+        assert_eq!(db.fingerprint(), before, "{args:?} wrote something");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
