@@ -15,5 +15,6 @@ pub mod migrations;
 pub mod output;
 pub mod profile;
 pub mod reference;
+pub mod rls;
 pub mod scope;
 pub mod sql;

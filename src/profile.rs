@@ -915,46 +915,6 @@ impl Profile {
         ))
     }
 
-    /// Fails with exit 4 unless the app has the reference layout: the tables
-    /// named as in the domain contract, in `public`, with uuid ids and users
-    /// in Supabase Auth. `rls-fix` probes and fixes only that layout so far;
-    /// anything else is refused, naming why, before anything is touched.
-    pub fn require_reference_layout(&self, command: &str) -> Result<()> {
-        let roles = &self.json["roles"];
-        let mut differences = Vec::new();
-        for (role, table) in [
-            ("recharges", "credit_recharge"),
-            ("ledger", "credit_transaction"),
-            ("balances", "user_credit_balance"),
-            ("packages", "credit_package"),
-        ] {
-            if roles[role]["schema"] != "public" || roles[role]["table"] != table {
-                differences.push(format!("{role} is not public.{table}"));
-            }
-            if role != "packages" && roles[role]["columns"]["user_id"]["type"] != "uuid" {
-                differences.push(format!("{role}.user_id is not a uuid"));
-            }
-        }
-        if roles["users"]["schema"] != "auth" {
-            differences.push("users are not in Supabase Auth (auth.users)".into());
-        }
-        if !self.json["evidence"].as_array().is_none_or(Vec::is_empty) {
-            differences.push("the app keeps its own evidence table".into());
-        }
-        if differences.is_empty() {
-            return Ok(());
-        }
-        Err(fail(
-            Code::Contract,
-            format!(
-                "`credits {command}` supports only the reference layout so far, and this app differs: {}. \
-                 Nothing was read or changed. `credits debug` still reports RLS_DISABLED and RLS_NO_POLICY \
-                 for this app's tables; close them by hand (README.md, \"Your schema\").",
-                differences.join("; ")
-            ),
-        ))
-    }
-
     /// Fails with exit 4 when the repairs cannot write this app's rows, or
     /// when duplicates are to be reversed and the app has no correction type.
     pub fn require_reversible(&self, reverse_duplicates: bool) -> Result<()> {

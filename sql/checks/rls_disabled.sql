@@ -9,7 +9,7 @@ SELECT 'RLS_DISABLED'::text AS check_name,
        NULL::text AS user_id,
        NULL::text AS payment_intent_id,
        NULL::bigint AS credits,
-       format('RLS is disabled on %s', c.oid::regclass) AS detail,
+       format('RLS is disabled on %s.%I', c.relnamespace::regnamespace, c.relname) AS detail,
        'credits rls-fix'::text AS fix
 FROM credits_ops.app_tables() a
 JOIN pg_class c ON c.oid = a.relid

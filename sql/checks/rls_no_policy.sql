@@ -10,7 +10,7 @@ SELECT 'RLS_NO_POLICY'::text AS check_name,
        NULL::text AS user_id,
        NULL::text AS payment_intent_id,
        NULL::bigint AS credits,
-       format('RLS is enabled on %s with no policy: only BYPASSRLS roles (service_role) and the owner can use it', c.oid::regclass) AS detail,
+       format('RLS is enabled on %s.%I with no policy: only BYPASSRLS roles (service_role) and the owner can use it', c.relnamespace::regnamespace, c.relname) AS detail,
        'credits rls-fix --check'::text AS fix
 FROM credits_ops.app_tables() a
 JOIN pg_class c ON c.oid = a.relid

@@ -295,6 +295,40 @@ BEGIN
             credits_ops.profile_column(p_profile, 'packages', 'id'),
             credits_ops.profile_column(p_profile, 'packages', 'is_active')));
 
+    -- What `credits rls-fix` tries as the API roles, on the app's own tables
+    -- (rolled back): user ids compared as text, $1 the probing user, $2 another.
+    INSERT INTO credits_ops.adapter_statement VALUES
+        ('probe_read_ledger', format(
+            'SELECT (SELECT count(*) FROM %1$s WHERE %2$s::text = $1) + (SELECT count(*) FROM %3$s WHERE %4$s::text = $1) '
+            '+ (SELECT count(*) FROM %5$s WHERE %6$s::text = $1) AS own, '
+            '(SELECT count(*) FROM %1$s WHERE %2$s::text IS DISTINCT FROM $1) + (SELECT count(*) FROM %3$s WHERE %4$s::text IS DISTINCT FROM $1) '
+            '+ (SELECT count(*) FROM %5$s WHERE %6$s::text IS DISTINCT FROM $1) AS others',
+            r_table, credits_ops.profile_column(p_profile, 'recharges', 'user_id'),
+            l_table, credits_ops.profile_column(p_profile, 'ledger', 'user_id'),
+            b_table, credits_ops.profile_column(p_profile, 'balances', 'user_id'))),
+        ('probe_read_packages', format(
+            'SELECT count(*) FILTER (WHERE %1$s) AS active, count(*) FILTER (WHERE NOT %1$s) AS inactive FROM %2$I.%3$I',
+            credits_ops.profile_column(p_profile, 'packages', 'is_active'),
+            v_roles #>> '{packages,schema}', v_roles #>> '{packages,table}')),
+        ('probe_update_balance', format(
+            'UPDATE %1$s SET %2$s = %2$s + 1000000 WHERE %3$s::text IN ($1, $2)',
+            b_table, credits_ops.profile_column(p_profile, 'balances', 'balance'),
+            credits_ops.profile_column(p_profile, 'balances', 'user_id'))),
+        ('probe_update_recharge', format(
+            'UPDATE %1$s SET %2$s = %3$L::text::%4$s WHERE %5$s::text IN ($1, $2)',
+            r_table, credits_ops.profile_column(p_profile, 'recharges', 'status'),
+            p_profile #>> '{statuses,completed}', credits_ops.profile_type(p_profile, 'recharges', 'status'),
+            credits_ops.profile_column(p_profile, 'recharges', 'user_id'))),
+        ('probe_update_package', format(
+            'UPDATE %1$I.%2$I SET %3$s = %3$s + 1000000',
+            v_roles #>> '{packages,schema}', v_roles #>> '{packages,table}',
+            credits_ops.profile_column(p_profile, 'packages', 'credits')));
+    IF v_roles ? 'webhook_events' THEN
+        INSERT INTO credits_ops.adapter_statement VALUES
+            ('probe_read_webhook_events', format('SELECT count(*) AS visible FROM %I.%I',
+                v_roles #>> '{webhook_events,schema}', v_roles #>> '{webhook_events,table}'));
+    END IF;
+
     INSERT INTO credits_ops.app_profile (profile, checksum) VALUES (p_profile, p_checksum)
     ON CONFLICT (singleton) DO UPDATE
         SET profile = excluded.profile, checksum = excluded.checksum,

@@ -3,4 +3,5 @@
 SELECT set_config('credits.rls_user_role', $1, true),
        set_config('credits.rls_anon_role', $2, true),
        set_config('credits.rls_webhook_role', $3, true),
-       set_config('credits.rls_dropped', '[]', true);
+       set_config('credits.rls_dropped', '[]', true),
+       set_config('credits.rls_revoked', '[]', true);

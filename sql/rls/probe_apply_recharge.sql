@@ -1,2 +1,2 @@
 -- Probe: credit recharge $1 through the one crediting path (always rolled back).
-SELECT action FROM credits_ops.apply_recharge($1::uuid::text, 'credits rls-fix', 'probe', 'rls-fix probe');
+SELECT action FROM credits_ops.apply_recharge($1::text, 'credits rls-fix', 'probe', 'rls-fix probe');

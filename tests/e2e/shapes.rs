@@ -402,10 +402,66 @@ fn the_runbooks_own_app() {
     assert!(reverse.stderr.contains("types.adjustment"), "{reverse:?}");
     assert_eq!(app.db.fingerprint(), before);
 
-    // rls-fix does not know this layout yet: it says so and touches nothing.
-    let rls = app.credits(&["rls-fix", "--check"]);
-    assert_eq!(rls.code, 4, "{rls:?}");
-    assert_eq!(app.db.fingerprint(), before);
+    // RLS with text ids and the app's own users: before the fix a signed-in
+    // user can call the app's crediting function, write the evidence table
+    // and read everyone's ledger; after it, none of that, and the webhook
+    // role still credits.
+    let check = app.credits(&["rls-fix", "--check", "--output", "json"]);
+    assert_eq!(check.code, 1, "{check:?}");
+    let fix = app.credits(&["rls-fix", "--yes", "--reason", "INC-9", "--output", "json"]);
+    assert_eq!(fix.code, 0, "{fix:?}");
+    let revoked = fix.json()["revoked_functions"].to_string();
+    assert!(
+        revoked.contains("handle_stripe_webhook_payment_success"),
+        "{fix:?}"
+    );
+    let check = app.credits(&["rls-fix", "--check", "--output", "json"]);
+    assert_eq!(check.code, 0, "{check:?}");
+    let mut client = app.db.client();
+    let mut tx = client.transaction().unwrap();
+    tx.batch_execute(
+        "SET LOCAL ROLE authenticated; \
+         SELECT set_config('request.jwt.claims', '{\"sub\": \"lifwwzv0l50stf9qqg6kfs70\"}', true)",
+    )
+    .unwrap();
+    let minted = tx.query_one(
+        "SELECT public.handle_stripe_webhook_payment_success(payment_intent_id, id) \
+         FROM credit_recharge WHERE id = 'cgt8jj9t93qs3ysm41svs66n'",
+        &[],
+    );
+    let error =
+        minted.expect_err("a signed-in user still mints credits through the app's function");
+    assert_eq!(
+        error.code(),
+        Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+        "{error}"
+    );
+    tx.rollback().unwrap();
+    let mut tx = client.transaction().unwrap();
+    tx.batch_execute(
+        "SET LOCAL ROLE authenticated; \
+         SELECT set_config('request.jwt.claims', '{\"sub\": \"lifwwzv0l50stf9qqg6kfs70\"}', true)",
+    )
+    .unwrap();
+    let own: i64 = tx
+        .query_one("SELECT count(*) FROM credit_recharge", &[])
+        .unwrap()
+        .get(0);
+    let theirs: i64 = tx
+        .query_one(
+            "SELECT count(*) FROM credit_recharge WHERE user_id = 'lifwwzv0l50stf9qqg6kfs70'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        own > 0 && own == theirs,
+        "a signed-in user sees only their own recharges"
+    );
+    tx.rollback().unwrap();
+    // The evidence table is closed now: its rows count as evidence again.
+    let debug = app.credits(&["debug", "--output", "json"]);
+    assert!(!debug.stdout.contains("forgeable"), "{debug:?}");
 }
 
 #[test]
