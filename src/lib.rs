@@ -15,6 +15,7 @@ pub mod migrations;
 pub mod output;
 pub mod profile;
 pub mod reference;
+pub mod repair;
 pub mod rls;
 pub mod scope;
 pub mod sql;

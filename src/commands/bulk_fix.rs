@@ -19,6 +19,7 @@ use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::migrations;
 use crate::output::{Report, Section, note};
+use crate::repair::Action;
 use crate::scope;
 use crate::sql;
 
@@ -214,32 +215,19 @@ fn repair_batch(
     let mut changed: BTreeMap<String, bool> = BTreeMap::new();
     for row in &rows {
         let user: String = row.get("user_id");
-        let action: String = row.get("action");
+        let action = Action::parse(row.get("action"))?;
         let credits: Option<i64> = row.get("credits");
-        let change = match action.as_str() {
-            "credited" => {
+        match action {
+            Action::Credited => {
                 totals.recharges_credited += 1;
                 totals.credits_granted += credits.unwrap_or(0);
-                true
             }
-            "marked_completed" => {
-                totals.recharges_completed += 1;
-                true
-            }
-            "balance_corrected" => {
-                totals.balances_corrected += 1;
-                true
-            }
-            "duplicate_reversed" => {
-                totals.duplicates_reversed += 1;
-                true
-            }
-            _ => {
-                totals.reported += 1;
-                false
-            }
-        };
-        *changed.entry(user).or_default() |= change;
+            Action::MarkedCompleted => totals.recharges_completed += 1,
+            Action::BalanceCorrected => totals.balances_corrected += 1,
+            Action::DuplicateReversed => totals.duplicates_reversed += 1,
+            _ => totals.reported += 1,
+        }
+        *changed.entry(user).or_default() |= action.is_change();
     }
     totals.users_fixed = changed.values().filter(|changed| **changed).count() as u64;
     if args.write.dry_run {

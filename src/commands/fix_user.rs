@@ -17,20 +17,12 @@ use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::migrations;
 use crate::output::{Report, Section, note};
+use crate::repair::Action;
 use crate::scope;
 use crate::sql;
 
-/// Actions that only report: they change nothing.
-const REPORTED: &[&str] = &[
-    "duplicate_reported",
-    "amount_mismatch_reported",
-    "already_credited",
-    "no_evidence",
-    "not_creditable",
-];
-
 struct Repair {
-    actions: Vec<(Option<String>, String, Option<i64>, String)>,
+    actions: Vec<(Option<String>, Action, Option<i64>, String)>,
     before: (Option<i64>, i64),
     after: (Option<i64>, i64),
 }
@@ -39,7 +31,7 @@ impl Repair {
     fn changes(&self) -> usize {
         self.actions
             .iter()
-            .filter(|(_, action, _, _)| !REPORTED.contains(&action.as_str()))
+            .filter(|(_, action, _, _)| action.is_change())
             .count()
     }
 }
@@ -67,11 +59,7 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
         plan
     } else {
         note("Plan:");
-        for (recharge, action, credits, detail) in plan
-            .actions
-            .iter()
-            .filter(|a| !REPORTED.contains(&a.1.as_str()))
-        {
+        for (recharge, action, credits, detail) in plan.actions.iter().filter(|a| a.1.is_change()) {
             let recharge = recharge.clone().unwrap_or_else(|| "balance".to_string());
             note(format!(
                 "  {action} {recharge}: {} ({detail})",
@@ -99,11 +87,7 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
         &["recharge_id", "action", "credits", "detail"],
     );
     for (recharge, action, credits, detail) in &result.actions {
-        let action = if args.write.dry_run && !REPORTED.contains(&action.as_str()) {
-            format!("would be {action}")
-        } else {
-            action.clone()
-        };
+        let action = action.shown(args.write.dry_run);
         actions.push(vec![
             recharge
                 .as_ref()
@@ -140,14 +124,14 @@ fn repair(tx: &mut Transaction<'_>, user_id: &str, args: &FixUserArgs) -> Result
     let actions = rows
         .iter()
         .map(|row| {
-            (
+            Ok((
                 row.get("recharge_id"),
-                row.get("action"),
+                Action::parse(row.get("action"))?,
                 row.get("credits"),
                 row.get("detail"),
-            )
+            ))
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let after = ledger(tx, user_id)?;
     Ok(Repair {
         actions,

@@ -22,6 +22,7 @@ use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::migrations;
 use crate::output::{Report, Section, note};
+use crate::repair::Action;
 use crate::scope;
 use crate::sql;
 
@@ -31,11 +32,11 @@ struct Outcome {
     user_id: String,
     payment_intent_id: Option<String>,
     credits: Option<i64>,
-    action: String,
+    action: Action,
     detail: String,
 }
 
-fn count(outcomes: &[Outcome], action: &str) -> usize {
+fn count(outcomes: &[Outcome], action: Action) -> usize {
     outcomes.iter().filter(|o| o.action == action).count()
 }
 
@@ -52,7 +53,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     }
     let plan = retry(db, since, &attested, args, false)?;
 
-    let credited = count(&plan, "credited");
+    let credited = count(&plan, Action::Credited);
     let outcomes = if args.write.dry_run {
         note(format!(
             "dry run: {credited} recharge(s) would be credited; nothing was written"
@@ -66,7 +67,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     } else {
         tell_unverified(&plan, &unmatched(&attested, &plan), args);
         note("Plan:");
-        for o in plan.iter().filter(|o| o.action == "credited") {
+        for o in plan.iter().filter(|o| o.action == Action::Credited) {
             note(format!(
                 "  credit {} ({}): {} credits to user {} ({})",
                 o.recharge_id,
@@ -105,11 +106,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         ],
     );
     for o in &outcomes {
-        let action = if args.write.dry_run && o.action == "credited" {
-            format!("would be {}", o.action)
-        } else {
-            o.action.clone()
-        };
+        let action = o.action.shown(args.write.dry_run);
         recharges.push(vec![
             o.recharge_id.to_string().into(),
             o.user_id.to_string().into(),
@@ -124,19 +121,22 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     }
     let granted: i64 = outcomes
         .iter()
-        .filter(|o| o.action == "credited")
+        .filter(|o| o.action == Action::Credited)
         .filter_map(|o| o.credits)
         .sum();
-    let skipped = count(&outcomes, "skipped_locked");
+    let skipped = count(&outcomes, Action::SkippedLocked);
     let mut report = Report::new("retry-failed");
     report.field("database", target);
     report.field("dry_run", args.write.dry_run);
     report.field("since", since.to_rfc3339());
     report.field("include_pending", args.include_pending);
-    report.field("credited", count(&outcomes, "credited"));
+    report.field("credited", count(&outcomes, Action::Credited));
     report.field("credits_granted", granted);
-    report.field("no_evidence", count(&outcomes, "no_evidence"));
-    report.field("forgeable_evidence", count(&outcomes, "forgeable_evidence"));
+    report.field("no_evidence", count(&outcomes, Action::NoEvidence));
+    report.field(
+        "forgeable_evidence",
+        count(&outcomes, Action::ForgeableEvidence),
+    );
     report.field("skipped_locked", skipped);
     report.field(
         "unmatched_attestations",
@@ -230,7 +230,7 @@ fn retry(
                 ],
             )
             .with_context(|| {
-                let credited = count(&outcomes, "credited");
+                let credited = count(&outcomes, Action::Credited);
                 if commit {
                     format!("a batch failed; {credited} recharge(s) were credited and committed before it, nothing of this batch was; run the same command again to finish (nothing is doubled)")
                 } else {
@@ -245,17 +245,21 @@ fn retry(
         }
         let batch: Vec<Outcome> = rows
             .iter()
-            .map(|row| Outcome {
-                recharge_id: row.get("recharge_id"),
-                user_id: row.get("user_id"),
-                payment_intent_id: row.get("payment_intent_id"),
-                credits: row.get("credits"),
-                action: row.get("action"),
-                detail: row.get("detail"),
+            .map(|row| {
+                Ok(Outcome {
+                    recharge_id: row.get("recharge_id"),
+                    user_id: row.get("user_id"),
+                    payment_intent_id: row.get("payment_intent_id"),
+                    credits: row.get("credits"),
+                    action: Action::parse(row.get("action"))?,
+                    detail: row.get("detail"),
+                })
             })
-            .collect();
+            .collect::<Result<_>>()?;
         let full = batch.len() == BATCH as usize;
-        after = batch.iter().map(|o| o.recharge_id.clone()).max();
+        // The SQL pages in its own (collation's) order of ids: continue after
+        // the last row it returned, not after what Rust would sort last.
+        after = batch.last().map(|o| o.recharge_id.clone());
         outcomes.extend(batch);
         if !full {
             return Ok(outcomes);
@@ -280,7 +284,7 @@ fn unmatched<'a>(attested: &'a [String], outcomes: &[Outcome]) -> Vec<&'a String
 fn tell_unverified(outcomes: &[Outcome], unmatched: &[&String], args: &RetryFailedArgs) {
     let unverified: Vec<&Outcome> = outcomes
         .iter()
-        .filter(|o| o.action == "no_evidence" || o.action == "forgeable_evidence")
+        .filter(|o| o.action.needs_verification())
         .collect();
     if !unverified.is_empty() {
         note(format!(
@@ -338,7 +342,7 @@ fn tell_unverified(outcomes: &[Outcome], unmatched: &[&String], args: &RetryFail
 fn tell_locked(outcomes: &[Outcome]) {
     let locked: Vec<&Outcome> = outcomes
         .iter()
-        .filter(|o| o.action == "skipped_locked")
+        .filter(|o| o.action == Action::SkippedLocked)
         .collect();
     if !locked.is_empty() {
         note(format!(

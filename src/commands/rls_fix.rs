@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use serde_json::{Value, json};
 
 use crate::cli::{Format, RlsFixArgs};
-use crate::commands::install;
 use crate::confirm::confirm;
 use crate::contract;
 use crate::db::Db;
@@ -148,7 +147,7 @@ fn fix(
         )?;
         let operator = args.write.operator.as_str();
         let reason = args.write.reason.as_deref();
-        let done = install::apply_on_demand(db, &m, operator, reason, |tx| {
+        let done = migrations::apply_on_demand(db, &m, operator, reason, |tx| {
             let done = fix::apply(tx, &m, roles)?;
             let detail = json!({
                 "migration": format!("V{:03} {}", m.version, m.name),

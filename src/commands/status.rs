@@ -34,24 +34,28 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
         "Migrations",
         &["version", "name", "state", "applied_at", "applied_by"],
     );
-    let mut drift = 0;
+    let (mut drift, mut pending, mut optional) = (0, 0, 0);
     for version in versions {
         let ours = embedded.iter().find(|m| m.version == version);
         let theirs = applied.iter().find(|a| a.version == version);
         let (name, state) = match (ours, theirs) {
-            (Some(m), None) => (m.name.clone(), "pending"),
-            (Some(m), Some(a)) if a.checksum == m.checksum => (m.name.clone(), "applied"),
-            (Some(m), Some(_)) => {
-                drift += 1;
-                (m.name.clone(), "changed since applied")
-            }
-            (None, Some(a)) => (a.name.clone(), "unknown to this binary"),
+            (Some(m), None) if m.optional => (m.name.clone(), State::Optional),
+            (Some(m), None) => (m.name.clone(), State::Pending),
+            (Some(m), Some(a)) if a.checksum == m.checksum => (m.name.clone(), State::Applied),
+            (Some(m), Some(_)) => (m.name.clone(), State::Changed),
+            (None, Some(a)) => (a.name.clone(), State::Unknown),
             (None, None) => unreachable!("version {version} came from one of the two lists"),
         };
+        match state {
+            State::Pending => pending += 1,
+            State::Optional => optional += 1,
+            State::Changed => drift += 1,
+            State::Applied | State::Unknown => {}
+        }
         section.push(vec![
             Value::from(version),
             name.into(),
-            state.into(),
+            state.as_str().into(),
             theirs.map_or(Value::Null, |a| a.applied_at.to_rfc3339().into()),
             theirs.map_or(Value::Null, |a| a.applied_by.clone().into()),
         ]);
@@ -83,14 +87,10 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
         ]);
     }
 
-    let pending = section
-        .rows
-        .iter()
-        .filter(|row| row[2] == "pending")
-        .count();
     let mut report = Report::new("status");
     report.field("database", db.target.to_string());
     report.field("pending", pending);
+    report.field("optional_not_applied", optional);
     report.field("drift", drift);
     report.sections.push(section);
     report.sections.push(on_demand);
@@ -109,7 +109,36 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
             "{pending} migration(s) pending: run `credits install`"
         ));
     }
+    if optional > 0 {
+        note(format!(
+            "{optional} optional migration(s) not applied: every command works without them. \
+             `credits install` applies each once its precondition holds, and says what blocks it."
+        ));
+    }
     Ok(Code::Ok)
+}
+
+/// A migration's state in this database.
+#[derive(Clone, Copy)]
+enum State {
+    Applied,
+    Pending,
+    /// Not applied and optional (V009: blocked while duplicates remain).
+    Optional,
+    Changed,
+    Unknown,
+}
+
+impl State {
+    fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Optional => "optional, not applied",
+            State::Changed => "changed since applied",
+            State::Unknown => "unknown to this binary",
+        }
+    }
 }
 
 /// The command that applies an on-demand migration.
