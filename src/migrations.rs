@@ -356,11 +356,16 @@ fn run_outside_transaction(db: &mut Db, m: &Migration) -> Result<()> {
 pub fn rebuild_adapter(
     db: &mut Db,
     profile: &Profile,
-    migrations: &[Migration],
-    applied: &[Applied],
+    (migrations, applied): (&[Migration], &[Applied]),
+    operator: &str,
+    reason: Option<&str>,
 ) -> Result<()> {
     with_install_lock(db, |tx| {
         let json = profile.json.to_string();
+        tx.execute(
+            sql::file("profile/audit.sql"),
+            &[&operator, &reason, &json, &profile.checksum],
+        )?;
         tx.execute(sql::file("profile/store.sql"), &[&json, &profile.checksum])?;
         Ok(())
     })?;

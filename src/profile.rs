@@ -687,6 +687,14 @@ fn map_columns(
             ),
         };
         match column {
+            Some(c) if !type_fits(key, &c) => problems.0.push(format!(
+                "{}.{} is {}, which cannot hold the {key} of {}; map {item} in credits.toml to \
+                 another column",
+                table.qualified(),
+                quote(&c.name),
+                c.sql_type,
+                spec.key
+            )),
             Some(c) => {
                 items.push(Item {
                     item,
@@ -705,6 +713,22 @@ fn map_columns(
         }
     }
     columns
+}
+
+/// Whether a column's type can play the tool's column `key`: amounts are
+/// whole numbers, flags booleans, times timestamps, payloads JSON. Ids,
+/// statuses and types may be anything that reads as text (enums included).
+fn type_fits(key: &str, column: &CatalogColumn) -> bool {
+    let t = column.sql_type.as_str();
+    let integer = matches!(t, "integer" | "bigint" | "smallint") || t.starts_with("numeric");
+    match key {
+        "amount" | "credits" | "balance" | "balance_after" | "total_recharged"
+        | "total_consumed" | "price" => integer,
+        "is_active" => t == "boolean",
+        "created_at" | "updated_at" | "received_at" => t.starts_with("timestamp"),
+        "payload" | "metadata" => matches!(t, "json" | "jsonb"),
+        _ => true,
+    }
 }
 
 fn role_json(table: &CatalogTable, columns: &BTreeMap<String, CatalogColumn>) -> Value {
@@ -1040,6 +1064,29 @@ mod tests {
             "{:?}",
             problems.0
         );
+    }
+
+    #[test]
+    fn column_types_must_fit_their_role() {
+        let column = |sql_type: &str| CatalogColumn {
+            name: "x".into(),
+            sql_type: sql_type.into(),
+            enum_labels: None,
+            not_null: true,
+            has_default: false,
+            unique_alone: false,
+            references: None,
+        };
+        assert!(type_fits("amount", &column("integer")));
+        assert!(!type_fits("amount", &column("text")));
+        assert!(type_fits("is_active", &column("boolean")));
+        assert!(!type_fits("is_active", &column("integer")));
+        assert!(type_fits(
+            "created_at",
+            &column("timestamp(3) without time zone")
+        ));
+        assert!(!type_fits("payload", &column("text")));
+        assert!(type_fits("user_id", &column("bigint")));
     }
 
     #[test]

@@ -120,7 +120,13 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
                     db.target
                 ),
             )?;
-            migrations::rebuild_adapter(db, &profile, &migrations, &applied)?;
+            migrations::rebuild_adapter(
+                db,
+                &profile,
+                (&migrations, &applied),
+                &args.write.operator,
+                args.write.reason.as_deref(),
+            )?;
             note("the app profile changed: the adapter views, statements and indexes were rebuilt");
         }
     }

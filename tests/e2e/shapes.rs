@@ -390,6 +390,39 @@ fn the_runbooks_own_app() {
     assert_eq!(answer, "duplicate");
     assert_eq!(app.count("SELECT count(*) FROM credit_transaction"), ledger);
 
+    // The reverse: a recharge the app credits itself is never credited again.
+    let credited: String = app
+        .db
+        .client()
+        .query_one(
+            "SELECT public.handle_stripe_webhook_payment_success(payment_intent_id, id) \
+             FROM credit_recharge WHERE id = 'cgt8jj9t93qs3ysm41svs66n'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(credited, "success");
+    for args in [
+        &["bulk-fix", "--yes"][..],
+        &[
+            "retry-failed",
+            "--include-pending",
+            "--trust-app-evidence",
+            "--yes",
+        ],
+        &["fix-user", "erin@runbook.test", "--yes"],
+    ] {
+        let run = app.credits(args);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM credit_transaction WHERE related_recharge_id = 'cgt8jj9t93qs3ysm41svs66n'"
+        ),
+        1
+    );
+    assert_eq!(app.violations(), Vec::<String>::new());
+
     // No correction type in the app's enum: reversing duplicates is refused.
     let before = app.db.fingerprint();
     let reverse = app.credits(&[
@@ -508,8 +541,36 @@ fn a_bigint_app_whose_status_says_paid() {
     );
     assert_eq!(paid, 1);
 
-    // Without its mapping file, 'paid' is not guessed at: those recharges are
-    // UNKNOWN_STATUS, and a repair credits none of them.
+    // Without its mapping file the profile differs: every command refuses
+    // until install rebuilds the adapter, which it audits.
     let unmapped = app.db.credits(&["debug", "--output", "json"]);
     assert_eq!(unmapped.code, 4, "the profile changed: {unmapped:?}");
+    assert!(unmapped.stderr.contains("credits install"), "{unmapped:?}");
+    let rebuilt = app
+        .db
+        .credits(&["install", "--yes", "--reason", "no mapping"]);
+    assert_eq!(rebuilt.code, 0, "{rebuilt:?}");
+    assert_eq!(
+        app.count("SELECT count(*) FROM credits_ops.repair_log WHERE action = 'adapter_rebuilt'"),
+        1
+    );
+    // Then 'paid' is not guessed at: those recharges are UNKNOWN_STATUS, and
+    // the repairs credit none of them.
+    let debug = app.db.credits(&["debug", "--output", "json", "--all"]);
+    let unknown = debug.json()["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "UNKNOWN_STATUS")
+        .count();
+    assert!(unknown > 0, "{debug:?}");
+    let ledger = app.count("SELECT count(*) FROM credit_transaction");
+    for args in [
+        &["bulk-fix", "--yes"][..],
+        &["retry-failed", "--include-pending", "--yes"],
+    ] {
+        let run = app.db.credits(args);
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM credit_transaction"), ledger);
 }
