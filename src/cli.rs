@@ -233,8 +233,8 @@ pub struct ResumePackagesArgs {
 #[derive(Debug, Args)]
 pub struct ScopeArgs {
     /// Recharges created since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
-    #[arg(long, default_value = "7d")]
-    pub since: String,
+    #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
+    pub since: crate::scope::Since,
 
     /// A pending recharge older than this is stuck (e.g. 1h, 30min).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
@@ -280,8 +280,8 @@ pub struct FixUserArgs {
 pub struct BulkFixArgs {
     /// Users with a recharge created since: a duration (7d, 36h), a date or an RFC 3339 time.
     /// Users whose balance differs from their ledger are repaired whatever the window.
-    #[arg(long, default_value = "7d")]
-    pub since: String,
+    #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
+    pub since: crate::scope::Since,
 
     /// Users per transaction: smaller holds row locks for less time.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -302,8 +302,8 @@ pub struct BulkFixArgs {
 #[derive(Debug, Args)]
 pub struct RetryFailedArgs {
     /// Recharges created since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
-    #[arg(long, default_value = "7d")]
-    pub since: String,
+    #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
+    pub since: crate::scope::Since,
 
     /// Also retry pending recharges older than --stuck-after.
     #[arg(long)]
@@ -356,8 +356,8 @@ pub struct LogArgs {
     pub reason: Option<String>,
 
     /// Entries logged since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
-    #[arg(long, default_value = "7d")]
-    pub since: String,
+    #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
+    pub since: crate::scope::Since,
 
     /// Only entries with exactly this action (credited, balance_corrected, pause_package, ...).
     #[arg(long)]

@@ -40,6 +40,25 @@ pub fn parse_since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
     }
 }
 
+/// A `--since` as given and as parsed: checked by clap, before any
+/// connection is made, so a bad value is a usage error (2).
+#[derive(Debug, Clone)]
+pub struct Since {
+    pub at: DateTime<Utc>,
+    pub text: String,
+}
+
+impl Since {
+    pub fn parse_arg(text: &str) -> std::result::Result<Since, String> {
+        parse_since(text, Utc::now())
+            .map(|at| Since {
+                at,
+                text: text.to_string(),
+            })
+            .map_err(|error| error.to_string())
+    }
+}
+
 /// The scope of one run, set for the checks as transaction-local settings
 /// (see `sql/debug/scope.sql` and `credits_ops.recharge_scope`).
 pub struct Scope {

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use anyhow::{Context, Result};
-use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{BulkFixArgs, Format};
@@ -20,7 +19,6 @@ use crate::exit::{Code, fail};
 use crate::migrations;
 use crate::output::{Report, Section, note};
 use crate::repair::Action;
-use crate::scope;
 use crate::sql;
 
 /// What the run did (or, in a dry run, would do), counted from fix_user's rows.
@@ -36,7 +34,7 @@ struct Totals {
 }
 
 pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
-    let since = scope::parse_since(&args.since, Utc::now())?;
+    let since = args.since.at;
     contract::check(db)?.require_reversible(args.reverse_duplicates)?;
     let target = db.target.to_string();
     let affected: Vec<(String, i64)> = {

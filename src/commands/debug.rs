@@ -15,7 +15,7 @@ use crate::output::{Report, Section, note};
 use crate::scope::{self, Scope};
 
 pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
-    let since = scope::parse_since(&args.scope.since, Utc::now())?;
+    let since = args.scope.since.at;
     contract::check(db)?;
     let target = db.target.to_string();
     let mut tx = db.snapshot()?;
@@ -144,7 +144,7 @@ fn resolve_scope(
         .transpose()?;
     Ok(Scope {
         since,
-        since_arg: args.since.clone(),
+        since_arg: args.since.text.clone(),
         stuck_after: args.stuck_after,
         user_id,
         payment_intent,

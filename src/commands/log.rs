@@ -30,7 +30,7 @@ const COLUMNS: &[&str] = &[
 ];
 
 pub fn run(db: &mut Db, args: &LogArgs, format: Format) -> Result<Code> {
-    let since = scope::parse_since(&args.since, Utc::now())?;
+    let since = args.since.at;
     let limit = (!args.all).then_some(args.limit);
     contract::check(db)?;
     let target = db.target.to_string();

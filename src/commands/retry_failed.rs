@@ -41,7 +41,7 @@ fn count(outcomes: &[Outcome], action: Action) -> usize {
 }
 
 pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> {
-    let since = scope::parse_since(&args.since, Utc::now())?;
+    let since = args.since.at;
     let attested = attested(args)?;
     contract::check(db)?.require_writable()?;
     let target = db.target.to_string();
@@ -328,7 +328,7 @@ fn tell_unverified(outcomes: &[Outcome], unmatched: &[&String], args: &RetryFail
         note(format!(
             "{} attested payment intent(s) match no uncredited failed or stuck recharge in the window (--since {}){hint}: {}",
             unmatched.len(),
-            args.since,
+            args.since.text,
             unmatched
                 .iter()
                 .map(|pi| pi.as_str())

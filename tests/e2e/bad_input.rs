@@ -118,3 +118,16 @@ fn a_server_that_accepts_but_never_answers_fails_within_the_connect_timeout() {
     // connect_timeout) instead of hanging until the test harness kills it.
     assert!(took < Duration::from_secs(30), "took {took:?}: {run:?}");
 }
+
+#[test]
+fn a_bad_since_is_a_usage_error_before_any_connection() {
+    // Port 1 on loopback: nothing listens, so a connection attempt would be exit 3.
+    for command in ["debug", "bulk-fix", "retry-failed", "log"] {
+        let run = crate::harness::credits_with_env(
+            &[command, "--since", "nonsense"],
+            &[("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")],
+        );
+        assert_eq!(run.code, 2, "{command}: {run:?}");
+        assert!(run.stderr.contains("not a duration"), "{command}: {run:?}");
+    }
+}
