@@ -798,20 +798,20 @@ struct Entry<'a> {
 fn password_from_file(file: &Path, entry: &Entry<'_>) -> Option<String> {
     let metadata = fs::metadata(file).ok()?;
     if !metadata.is_file() {
-        eprintln!(
+        crate::output::note(format!(
             "WARNING: password file \"{}\" is not a plain file",
             file.display()
-        );
+        ));
         return None;
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
         if metadata.permissions().mode() & 0o077 != 0 {
-            eprintln!(
+            crate::output::note(format!(
                 "WARNING: password file \"{}\" has group or world access; permissions should be u=rw (0600) or less",
                 file.display()
-            );
+            ));
             return None;
         }
     }

@@ -9,6 +9,7 @@ use credits::commands::{
 };
 use credits::db::Db;
 use credits::exit::{self, Code};
+use credits::output::note;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -16,12 +17,12 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {
             // The whole context chain: what failed, then why.
-            eprintln!("error: {error}");
+            note(format!("error: {error}"));
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                note(format!("  caused by: {cause}"));
             }
             if let Some(hint) = exit::hint(&error) {
-                eprintln!("  {hint}");
+                note(format!("  {hint}"));
             }
             ExitCode::from(exit::code_of(&error) as u8)
         }

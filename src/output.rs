@@ -73,7 +73,13 @@ impl Report {
         self.fields.insert(key.to_string(), value.into());
     }
 
+    /// Prints the report on stdout. A reader that went away (`| head`) is
+    /// not an error: the command goes on to its own exit code.
     pub fn print(&self, format: Format) -> Result<()> {
+        reader_gone_is_fine(self.write(format))
+    }
+
+    fn write(&self, format: Format) -> Result<()> {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         match format {
@@ -118,6 +124,10 @@ impl Report {
     /// Every section as a Markdown table under a heading, to paste into a
     /// ticket.
     pub fn print_markdown(&self, heading: &str) -> Result<()> {
+        reader_gone_is_fine(self.write_markdown(heading))
+    }
+
+    fn write_markdown(&self, heading: &str) -> Result<()> {
         let stdout = std::io::stdout();
         let mut out = stdout.lock();
         writeln!(out, "# {heading}\n")?;
@@ -160,6 +170,46 @@ fn render_table(section: &Section, terminal: bool) -> Table {
 }
 
 /// A message for the person at the terminal: stderr, never mixed with data.
+/// A closed stderr (`2>&1 | head`) silences it; it never ends the command.
 pub fn note(message: impl std::fmt::Display) {
-    eprintln!("{message}");
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
+/// Data on stdout, as `println!` but without its panic when the reader went
+/// away (`| head`): what follows is simply not read.
+pub fn say(text: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stdout(), "{text}");
+}
+
+/// Bytes for stdout (a completion script, a man page), likewise.
+pub fn say_bytes(bytes: &[u8]) {
+    let _ = std::io::stdout().write_all(bytes);
+}
+
+/// Whether an error is only that stdout's reader closed the pipe.
+pub fn reader_gone(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let io = cause
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            })
+            .or_else(
+                || match cause.downcast_ref::<csv::Error>().map(csv::Error::kind) {
+                    Some(csv::ErrorKind::Io(io)) => Some(io.kind()),
+                    _ => None,
+                },
+            );
+        io == Some(std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn reader_gone_is_fine(result: Result<()>) -> Result<()> {
+    match result {
+        Err(error) if reader_gone(&error) => Ok(()),
+        other => other,
+    }
 }

@@ -70,6 +70,7 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     } else if !args.write.dry_run {
         confirm(
             &args.write,
+            &db.target,
             &format!(
                 "repair {} user(s) in batches of {}",
                 affected.len(),

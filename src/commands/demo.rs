@@ -12,6 +12,13 @@ use crate::exit::{Code, fail};
 use crate::output::note;
 use crate::reference::{self, Shape};
 
+/// `println!` that a closed stdout (`| head`) does not turn into a panic.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        crate::output::say(format!($($arg)*))
+    };
+}
+
 /// The walk-through: each step runs the real binary, as an on-call engineer would.
 const STEPS: &[(&str, &[&str])] = &[
     (
@@ -114,12 +121,12 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
         None => None,
     };
     if !json {
-        println!(
+        say!(
             "An incident was generated: users paid through Stripe and some never got their credits."
         );
-        println!("What it planted (the diagnosis must find exactly this):");
+        say!("What it planted (the diagnosis must find exactly this):");
         for (kind, count) in &planted {
-            println!("  {kind:<24} {count}");
+            say!("  {kind:<24} {count}");
         }
     }
 
@@ -150,11 +157,11 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
             let result: Value = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
             steps.push(json!({"why": why, "command": line, "exit_code": output.status.code(), "output": result}));
         } else {
-            println!("\n# {why}\n$ {line}");
+            say!("\n# {why}\n$ {line}");
             let status = command
                 .status()
                 .with_context(|| format!("running {line}"))?;
-            println!(
+            say!(
                 "(exit code {})",
                 status.code().map_or("none".into(), |c| c.to_string())
             );
@@ -170,18 +177,18 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
             .map(|(kind, n)| json!({"kind": kind, "count": n}))
             .collect();
         let document = json!({"command": "demo", "planted": planted, "steps": steps, "kept": kept});
-        println!("{}", serde_json::to_string_pretty(&document)?);
+        say!("{}", serde_json::to_string_pretty(&document)?);
     } else if let Some(kept) = &kept {
-        println!(
+        say!(
             "\nThe demo database is still running:\n  DATABASE_URL='{}'",
             kept["database_url"].as_str().unwrap_or_default()
         );
-        println!(
+        say!(
             "Stop it and remove its files with:\n  {}",
             kept["stop_command"].as_str().unwrap_or_default()
         );
     } else {
-        println!("\nDone; the demo database is being removed.");
+        say!("\nDone; the demo database is being removed.");
     }
     if args.keep {
         cluster.keep();

@@ -68,6 +68,7 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
         }
         confirm(
             &args.write,
+            &db.target,
             &format!("make {} change(s) for user {user_id}", plan.changes()),
         )?;
         let mut tx = db.transaction()?;

@@ -24,7 +24,7 @@ use crate::contract;
 use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::migrations;
-use crate::output::Report;
+use crate::output::{Report, note, say};
 use crate::scope::{self, Scope};
 use crate::sql;
 
@@ -177,7 +177,7 @@ pub fn run(global: &GlobalOpts, args: &HealthArgs, format: Format) -> Result<Cod
             if let Some(path) = &args.prometheus_file
                 && let Err(write_error) = write_atomically(path, &prometheus_unknown())
             {
-                eprintln!("error: {write_error:#}");
+                note(format!("error: {write_error:#}"));
             }
             (State::Unknown, Err(error))
         }
@@ -195,11 +195,11 @@ pub fn run(global: &GlobalOpts, args: &HealthArgs, format: Format) -> Result<Cod
                 report.field("metrics", Map::new());
                 report.print(Format::Json)?;
             } else {
-                println!("CREDITS UNKNOWN - {reason}");
+                say(format!("CREDITS UNKNOWN - {reason}"));
             }
-            eprintln!("error: {error}");
+            note(format!("error: {error}"));
             for cause in error.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
+                note(format!("  caused by: {cause}"));
             }
         }
     }
@@ -476,7 +476,11 @@ fn perfdata(health: &Health) -> String {
 fn print(health: &Health, state: State, args: &HealthArgs, format: Format) -> Result<()> {
     let text = summary(health, state);
     if format != Format::Json {
-        println!("CREDITS {} - {text} | {}", state.label(), perfdata(health));
+        say(format!(
+            "CREDITS {} - {text} | {}",
+            state.label(),
+            perfdata(health)
+        ));
         return Ok(());
     }
     let mut metrics = Map::new();

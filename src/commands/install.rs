@@ -115,10 +115,8 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
         } else {
             confirm(
                 &args.write,
-                &format!(
-                    "rebuild the adapter for the changed app profile on {}",
-                    db.target
-                ),
+                &db.target,
+                "rebuild the adapter for the changed app profile",
             )?;
             migrations::rebuild_adapter(
                 db,
@@ -193,7 +191,8 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
         print_plan(&applicable);
         confirm(
             &args.write,
-            &format!("apply {} migration(s) to {}", applicable.len(), db.target),
+            &db.target,
+            &format!("apply {} migration(s)", applicable.len()),
         )?;
         migrations::create_history(db)?;
         for (done, m) in applicable.iter().enumerate() {

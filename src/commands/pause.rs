@@ -52,7 +52,8 @@ pub fn run(db: &mut Db, args: &PausePackagesArgs, format: Format) -> Result<Code
         print_plan(&active);
         confirm(
             &args.write,
-            &format!("take {} package(s) off sale on {}", active.len(), db.target),
+            &db.target,
+            &format!("take {} package(s) off sale", active.len()),
         )?;
         let mut outcome = pause(db, args)?;
         report_outcome(db, &mut outcome, &active)?;

@@ -62,9 +62,10 @@ pub fn run(db: &mut Db, args: &ResumePackagesArgs, format: Format) -> Result<Cod
             let count = items.iter().filter(|c| c.action == WOULD_RESUME).count();
             confirm(
                 &args.write,
+                &db.target,
                 &format!(
-                    "put {count} package(s) back on sale and close pause #{} on {}",
-                    open.id, db.target
+                    "put {count} package(s) back on sale and close pause #{}",
+                    open.id
                 ),
             )?;
             match resume(db, args, open.id)? {

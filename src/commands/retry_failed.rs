@@ -81,6 +81,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         }
         confirm(
             &args.write,
+            &target,
             &format!("credit {credited} failed or stuck recharge(s)"),
         )?;
         retry(db, since, &attested, args, true)?

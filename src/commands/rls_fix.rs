@@ -143,7 +143,8 @@ fn fix(
         print_plan(&m, applied, &planned, &planned_after);
         confirm(
             &args.write,
-            &format!("apply the RLS fix V{:03} to {target}", m.version),
+            &target,
+            &format!("apply the RLS fix V{:03}", m.version),
         )?;
         let operator = args.write.operator.as_str();
         let reason = args.write.reason.as_deref();

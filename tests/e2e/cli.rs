@@ -133,3 +133,56 @@ fn completions_and_man_pages_are_generated_from_the_cli() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Runs `credits` with stdout already closed by its reader, as `| head -0`
+/// at its most abrupt: every write to stdout fails with EPIPE.
+fn with_stdout_closed(db: &TestDb, args: &[&str]) -> (i32, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_credits"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    (
+        output.status.code().expect("exited, not killed"),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_exit_code_the_command_would_have() {
+    let (db, _) = TestDb::with_incident(1000, 100);
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    let email = db.planted("MISSING_TRANSACTION").email;
+    for args in [
+        &["debug"][..],
+        &["debug", "--output", "json"],
+        &["debug", "--output", "csv"],
+        &["support", &email],
+        &["support", &email, "--markdown"],
+        &["log"],
+        &["status"],
+        &["packages"],
+        &["profile"],
+        &["health"],
+        &["retry-failed", "--dry-run"],
+        &["bulk-fix", "--dry-run"],
+        &["rls-fix", "--check"],
+        &["man"],
+        &["completions", "bash"],
+    ] {
+        let expected = db.credits(args).code;
+        let (code, stderr) = with_stdout_closed(&db, args);
+        assert_eq!(code, expected, "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
