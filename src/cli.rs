@@ -163,24 +163,40 @@ pub struct GlobalOpts {
     /// Database to work on: a URL (postgresql://user:pass@host:5432/db?sslmode=require)
     /// or a libpq `key=value` string. Without it, PGHOST, PGPORT, PGUSER, PGPASSWORD,
     /// PGDATABASE, PGSSLMODE, PGSSLROOTCERT, PGCONNECT_TIMEOUT and ~/.pgpass apply, as in psql.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        global = true,
+        help_heading = "Connection"
+    )]
     pub database_url: Option<String>,
 
     /// The mapping file telling how the app's tables map to the credits domain
     /// (default: ./credits.toml when present; see `credits profile`).
-    #[arg(long, env = "CREDITS_CONFIG", global = true, value_name = "PATH")]
+    #[arg(
+        long,
+        env = "CREDITS_CONFIG",
+        global = true,
+        value_name = "PATH",
+        help_heading = "Connection"
+    )]
     pub config: Option<std::path::PathBuf>,
 
     /// Output format: a table for people, JSON or CSV for scripts.
-    #[arg(long, short, value_enum, default_value_t = Format::Table, global = true)]
+    #[arg(long, short, value_enum, default_value_t = Format::Table, global = true, help_heading = "Output")]
     pub output: Format,
 
+    /// Show tables as one block per record (as psql's \x), also when they fit.
+    #[arg(long, short = 'x', global = true, help_heading = "Output")]
+    pub expanded: bool,
+
     /// Longest any one statement may run (e.g. 30s, 2min) before the server cancels it.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s", global = true)]
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s", global = true, help_heading = "Connection")]
     pub statement_timeout: Duration,
 
     /// Longest to wait for a row or table lock (e.g. 5s) before giving up.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s", global = true)]
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "5s", global = true, help_heading = "Connection")]
     pub lock_timeout: Duration,
 }
 

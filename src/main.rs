@@ -13,6 +13,7 @@ use credits::output::note;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    credits::output::set_expanded(cli.global.expanded);
     match run(&cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(error) => {

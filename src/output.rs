@@ -6,6 +6,7 @@
 //! prints every section. Data goes to stdout, everything else to stderr.
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use comfy_table::{ContentArrangement, Table, presets};
@@ -106,13 +107,27 @@ impl Report {
             }
             Format::Table => {
                 let terminal = std::io::stdout().is_terminal();
+                // Cells never wrap (an id, URL or command must stay whole, to
+                // be copied): a table wider than the terminal is shown as
+                // one block per record instead, as psql's \x auto does.
+                let width = Table::new().width().map(usize::from);
                 for section in &self.sections {
                     writeln!(out, "{}", section.title)?;
                     if section.rows.is_empty() {
                         writeln!(out, "(none)\n")?;
                         continue;
                     }
-                    writeln!(out, "{}\n", render_table(section, terminal))?;
+                    let cells = cells(section);
+                    let fitted = match width {
+                        Some(width) if terminal => fit(section, cells, width),
+                        _ => Some(cells),
+                    };
+                    match fitted {
+                        Some(cells) if !EXPANDED.load(Ordering::Relaxed) => {
+                            writeln!(out, "{}\n", render_table(section, cells, terminal))?;
+                        }
+                        _ => write_expanded(&mut out, section)?,
+                    }
                 }
             }
         }
@@ -136,7 +151,7 @@ impl Report {
             if section.rows.is_empty() {
                 writeln!(out, "(none)\n")?;
             } else {
-                writeln!(out, "{}\n", render_table(section, false))?;
+                writeln!(out, "{}\n", render_table(section, cells(section), false))?;
             }
         }
         Ok(())
@@ -152,19 +167,96 @@ pub fn plain(value: &Value) -> String {
     }
 }
 
-fn render_table(section: &Section, terminal: bool) -> Table {
+/// `--expanded`: one block per record, whatever the terminal's width.
+static EXPANDED: AtomicBool = AtomicBool::new(false);
+
+pub fn set_expanded(expanded: bool) {
+    EXPANDED.store(expanded, Ordering::Relaxed);
+}
+
+/// One block per record: `column: value` lines, values whole.
+fn write_expanded(out: &mut impl Write, section: &Section) -> Result<()> {
+    let label = section.columns.iter().map(|c| c.len()).max().unwrap_or(0) + 1;
+    for (n, row) in section.rows.iter().enumerate() {
+        writeln!(out, "-[ {} {} ]-", section.name, n + 1)?;
+        for (column, value) in section.columns.iter().zip(row) {
+            let value = plain(value);
+            if !value.is_empty() {
+                writeln!(out, "{:<label$} {value}", format!("{column}:"))?;
+            }
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Columns of free text, which may be shortened to fit; nothing else is.
+const FREE_TEXT: &[&str] = &["title", "detail", "why", "reason", "error_message"];
+
+fn cells(section: &Section) -> Vec<Vec<String>> {
+    section
+        .rows
+        .iter()
+        .map(|row| row.iter().map(plain).collect())
+        .collect()
+}
+
+/// The cells with free text shortened (ending in …) so the table fits
+/// `width` columns, or None when it cannot fit without cutting an id, a URL
+/// or a command.
+fn fit(section: &Section, mut cells: Vec<Vec<String>>, width: usize) -> Option<Vec<Vec<String>>> {
+    let widths: Vec<usize> = (0..section.columns.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|row| row[i].chars().count())
+                .chain([section.columns[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    // Borders and padding: "│ a ┆ b │".
+    let total = |widths: &[usize]| widths.iter().sum::<usize>() + 3 * widths.len() + 1;
+    if total(&widths) <= width {
+        return Some(cells);
+    }
+    let free: Vec<usize> = (0..section.columns.len())
+        .filter(|i| FREE_TEXT.contains(&section.columns[*i]))
+        .collect();
+    let fixed: usize = (0..widths.len())
+        .filter(|i| !free.contains(i))
+        .map(|i| widths[i])
+        .sum::<usize>()
+        + 3 * widths.len()
+        + 1;
+    let room = width.checked_sub(fixed)? / free.len().max(1);
+    if free.is_empty() || room < 16 {
+        return None;
+    }
+    for row in &mut cells {
+        for &i in &free {
+            if row[i].chars().count() > room {
+                let short: String = row[i].chars().take(room - 1).collect();
+                row[i] = format!("{short}…");
+            }
+        }
+    }
+    Some(cells)
+}
+
+fn render_table(section: &Section, cells: Vec<Vec<String>>, terminal: bool) -> Table {
     let mut table = Table::new();
     if terminal {
         table
             .load_preset(presets::UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Dynamic);
+            .set_content_arrangement(ContentArrangement::Disabled);
     } else {
         // Plain ASCII when piped or logged: greps well and pastes into tickets.
         table.load_preset(presets::ASCII_MARKDOWN).force_no_tty();
     }
     table.set_header(&section.columns);
-    for row in &section.rows {
-        table.add_row(row.iter().map(plain));
+    for row in cells {
+        table.add_row(row);
     }
     table
 }

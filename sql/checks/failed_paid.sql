@@ -23,11 +23,10 @@ SELECT 'FAILED_PAID'::text AS check_name,
        f.amount::bigint AS credits,
        CASE WHEN e.forgeable
             THEN 'marked failed, paid-looking only on forgeable evidence: ' || e.sources
-                 || ' (anon or a signed-in user can write it; verify in Stripe)'
+                 || ' (anon or a signed-in user can write it): verify in Stripe, or pass --trust-app-evidence'
             ELSE 'marked failed, but paid: ' || e.sources END AS detail,
        'credits retry-failed --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d')
-           || CASE WHEN e.forgeable THEN ' --paid ' || f.payment_intent_id || ' (after checking Stripe), or --trust-app-evidence'
-                   ELSE '' END AS fix
+           || CASE WHEN e.forgeable THEN ' --paid ' || f.payment_intent_id ELSE '' END AS fix
 FROM failed f
 JOIN evidence e ON e.payment_intent_id = f.payment_intent_id
 ORDER BY f.created_at;

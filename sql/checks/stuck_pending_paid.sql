@@ -19,12 +19,11 @@ SELECT 'STUCK_PENDING_PAID'::text AS check_name,
        s.payment_intent_id,
        s.amount::bigint AS credits,
        CASE WHEN e.forgeable
-            THEN format('pending since %s, paid-looking only on forgeable evidence: %s (anon or a signed-in user can write it; verify in Stripe)',
+            THEN format('pending since %s, paid-looking only on forgeable evidence: %s (anon or a signed-in user can write it): verify in Stripe, or pass --trust-app-evidence',
                         s.created_at, e.sources)
             ELSE format('pending since %s, but paid: %s', s.created_at, e.sources) END AS detail,
        'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d')
-           || CASE WHEN e.forgeable THEN ' --paid ' || s.payment_intent_id || ' (after checking Stripe), or --trust-app-evidence'
-                   ELSE '' END AS fix
+           || CASE WHEN e.forgeable THEN ' --paid ' || s.payment_intent_id ELSE '' END AS fix
 FROM stuck s
 JOIN evidence e ON e.payment_intent_id = s.payment_intent_id
 ORDER BY s.created_at;

@@ -186,3 +186,26 @@ fn a_closed_stdout_ends_quietly_with_the_exit_code_the_command_would_have() {
         );
     }
 }
+
+#[test]
+fn expanded_output_keeps_every_id_url_and_command_whole_on_its_line() {
+    let (db, _) = TestDb::with_incident(1000, 100);
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    let json = db.credits(&["debug", "--all", "--output", "json"]).json();
+    let run = db.credits(&["debug", "--all", "--expanded"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.contains("-[ findings 1 ]-"), "{run:?}");
+    for finding in json["findings"].as_array().unwrap() {
+        for key in ["recharge_id", "user_id", "fix", "dashboard_url"] {
+            if let Some(value) = finding[key].as_str() {
+                let line = format!("{key}:");
+                assert!(
+                    run.stdout
+                        .lines()
+                        .any(|l| l.starts_with(&line) && l.ends_with(value)),
+                    "{key} {value} is not whole on its line"
+                );
+            }
+        }
+    }
+}
