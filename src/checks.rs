@@ -23,6 +23,8 @@ pub struct Check {
     pub severity: String,
     pub fix: String,
     pub requires: Vec<String>,
+    /// `-- scope: database`: about the whole database, not one user.
+    pub database_wide: bool,
     pub sql: &'static str,
 }
 
@@ -47,9 +49,11 @@ impl Finding {
 
 pub struct Outcome {
     pub check: Check,
-    /// None when the check was skipped for a missing optional table.
+    /// None when the check was skipped: see `skipped`.
     pub findings: Option<Vec<Finding>>,
-    pub missing: Vec<String>,
+    /// Why it was skipped: an optional table is absent, or it is about the
+    /// whole database while the run is about one user or payment.
+    pub skipped: Option<String>,
 }
 
 pub fn catalogue() -> Vec<Check> {
@@ -68,6 +72,7 @@ pub fn catalogue() -> Vec<Check> {
                 severity: header("severity").join(" "),
                 fix: header("fix").join(" "),
                 requires: header("requires"),
+                database_wide: header("scope").iter().any(|s| s == "database"),
                 sql: text,
             }
         })
@@ -75,7 +80,10 @@ pub fn catalogue() -> Vec<Check> {
 }
 
 /// Runs every check in `tx`, whose scope settings are already applied.
-pub fn run_all(tx: &mut Transaction<'_>) -> Result<Vec<Outcome>> {
+/// With `one_subject` (the run is about one user or payment), the checks
+/// headed `-- scope: database` (RLS, a silent webhook) are skipped: they are
+/// not about that user.
+pub fn run_all(tx: &mut Transaction<'_>, one_subject: bool) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for check in catalogue() {
         let mut missing = Vec::new();
@@ -86,7 +94,14 @@ pub fn run_all(tx: &mut Transaction<'_>) -> Result<Vec<Outcome>> {
                 missing.push(described.trim().to_string());
             }
         }
-        let findings = if missing.is_empty() {
+        let skipped = if !missing.is_empty() {
+            Some(format!("{} does not exist", missing.join(", ")))
+        } else if one_subject && check.database_wide {
+            Some("about the whole database, not one user".to_string())
+        } else {
+            None
+        };
+        let findings = if skipped.is_none() {
             let rows = tx.query(check.sql, &[]).with_context(|| {
                 format!(
                     "running check {} (sql/checks/{}.sql)",
@@ -114,7 +129,7 @@ pub fn run_all(tx: &mut Transaction<'_>) -> Result<Vec<Outcome>> {
         outcomes.push(Outcome {
             check,
             findings,
-            missing,
+            skipped,
         });
     }
     Ok(outcomes)

@@ -1,5 +1,6 @@
 -- title: Row Level Security is off on a credits table: any signed-in user can write it through the REST API
 -- severity: error
+-- scope: database
 -- fix: credits rls-fix
 -- Supabase grants anon and authenticated ALL on new tables in public, so with
 -- RLS off a user can insert a credit_transaction and mint credits.

@@ -1,5 +1,6 @@
 -- title: RLS is on but a credits table has no policy: every role without BYPASSRLS is blocked
 -- severity: info
+-- scope: database
 -- fix: credits rls-fix --check
 -- Fine for a deny-all table when the webhook uses the service role (which
 -- bypasses RLS); a webhook using the anon key is then blocked, silently for

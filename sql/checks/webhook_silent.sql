@@ -1,5 +1,6 @@
 -- title: No payment success event has arrived for longer than --stuck-after while recharges wait: the webhook is probably misconfigured or not reaching the app
 -- severity: error
+-- scope: database
 -- fix: none: check the endpoint and its signing secret in the Stripe dashboard (Developers > Webhooks)
 -- requires: credits_ops.app_webhook_event = the app's webhook events table (public.stripe_webhook_event, or webhook_events.table in credits.toml)
 WITH last_success AS (

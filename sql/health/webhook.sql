@@ -1,8 +1,10 @@
 -- credits health, webhook metrics; run only when credits_ops.app_webhook_event
 -- exists (it is optional in the contract, and a query naming an absent table
 -- does not parse, so this is a file of its own). One pass over the table:
---   failed_events: events with status 'failed' received since the setting
---     credits.since (default 7 days ago);
+--   failed_events: events that failed, or were received longer than
+--     credits.stuck_after ago and never processed, since the setting
+--     credits.since (default 7 days ago), whose payment is not credited
+--     since: the definition of the check WEBHOOK_EVENT_FAILED;
 --   seconds_since_last_success: whole seconds since the newest success event
 --     (the success types of credits_ops.payment_evidence: a
 --     payment_intent.succeeded, a checkout.session.async_payment_succeeded,
@@ -15,9 +17,17 @@ SELECT s.failed_events,
        END AS seconds_since_last_success
 FROM (
     SELECT count(*) FILTER (
-               WHERE e.status = 'failed'
+               WHERE (e.status = 'failed'
+                      OR (e.status = 'received'
+                          AND e.received_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval))
                  AND e.received_at >= coalesce(nullif(current_setting('credits.since', true), '')::timestamptz,
-                                               now() - interval '7 days')) AS failed_events,
+                                               now() - interval '7 days')
+                 -- As the check WEBHOOK_EVENT_FAILED counts: a failure whose
+                 -- payment has been credited since is over.
+                 AND NOT EXISTS (SELECT FROM credits_ops.app_recharge r
+                                 JOIN credits_ops.app_transaction t
+                                   ON t.related_recharge_id = r.id AND t.type = 'recharge'
+                                 WHERE r.payment_intent_id = e.payment_intent_id)) AS failed_events,
            max(e.received_at) FILTER (
                WHERE e.type IN ('payment_intent.succeeded', 'checkout.session.async_payment_succeeded')
                   OR (e.type = 'checkout.session.completed'

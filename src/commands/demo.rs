@@ -124,11 +124,27 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
         say!(
             "An incident was generated: users paid through Stripe and some never got their credits."
         );
-        say!("What it planted (the diagnosis must find exactly this):");
+        say!(
+            "What it planted, per recharge and per user (debug must find exactly this; it also \
+             reports database-wide findings, such as RLS_DISABLED and failed webhook events):"
+        );
         for (kind, count) in &planted {
             say!("  {kind:<24} {count}");
         }
     }
+    // Kept: an untouched copy to practise on, before the walk-through repairs.
+    let (mut client, practice) = if args.keep {
+        drop(client); // a template must have no connection while it is copied
+        admin
+            .batch_execute(crate::sql::file("reference/create_practice_database.sql"))
+            .context("copying the incident for practice")?;
+        (
+            postgres::Client::connect(&conninfo, postgres::NoTls)?,
+            Some(cluster.conninfo("credits_practice")),
+        )
+    } else {
+        (client, None)
+    };
 
     let user = if args.shape == Shape::Reference {
         reference::sample_user(&mut client, "MISSING_TRANSACTION")?
@@ -168,9 +184,14 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
         }
     }
 
-    let kept = args
-        .keep
-        .then(|| json!({"database_url": conninfo, "stop_command": cluster.stop_command()}));
+    let kept = practice.map(|practice| {
+        json!({
+            "database_url": practice,
+            "walked_through_database_url": conninfo,
+            "config": mapping.as_ref().map(|path| path.display().to_string()),
+            "stop_command": cluster.stop_command(),
+        })
+    });
     if json {
         let planted: Vec<Value> = planted
             .iter()
@@ -180,9 +201,17 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
         say!("{}", serde_json::to_string_pretty(&document)?);
     } else if let Some(kept) = &kept {
         say!(
-            "\nThe demo database is still running:\n  DATABASE_URL='{}'",
+            "\nThe demo server is still running, with an unrepaired copy of the incident to \
+             practise the runbook on. Paste these lines into your shell:"
+        );
+        say!(
+            "  export DATABASE_URL='{}'",
             kept["database_url"].as_str().unwrap_or_default()
         );
+        if let Some(config) = kept["config"].as_str() {
+            say!("  export CREDITS_CONFIG='{config}'");
+        }
+        say!("  credits install --dry-run");
         say!(
             "Stop it and remove its files with:\n  {}",
             kept["stop_command"].as_str().unwrap_or_default()

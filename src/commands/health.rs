@@ -340,7 +340,7 @@ fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
     let mut tx = db.snapshot()?;
     migrations::require_installed(&mut tx)?;
     settings.scope.apply(&mut tx)?;
-    let outcomes = checks::run_all(&mut tx)?;
+    let outcomes = checks::run_all(&mut tx, false)?;
     let oldest_stuck: i64 = tx
         .query_one(sql::file("health/metrics.sql"), &[])
         .context("running sql/health/metrics.sql")?
@@ -417,8 +417,12 @@ fn check_metric(outcome: &Outcome, overrides: &BTreeMap<String, Override>) -> Me
         severity,
         unit: Unit::Count,
         value: outcome.findings.as_ref().map(|f| f.len() as i64),
-        note: (outcome.findings.is_none())
-            .then(|| format!("skipped: {} does not exist", outcome.missing.join(", "))),
+        note: (outcome.findings.is_none()).then(|| {
+            format!(
+                "skipped: {}",
+                outcome.skipped.as_deref().unwrap_or_default()
+            )
+        }),
         limits,
     }
 }

@@ -107,7 +107,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
             "fix",
         ],
     );
-    for outcome in checks::run_all(&mut tx)? {
+    for outcome in checks::run_all(&mut tx, true)? {
         for finding in outcome.findings.unwrap_or_default() {
             if finding.user_id.as_deref() != Some(user_id.as_str()) {
                 continue;

@@ -299,3 +299,25 @@ fn checks_needing_an_absent_optional_table_are_skipped_and_evidence_falls_back()
         "some evidence lived only in webhook events"
     );
 }
+
+#[test]
+fn one_users_diagnosis_leaves_out_what_is_about_the_whole_database() {
+    let (db, _) = installed_incident(1000, 100);
+    let whole = db.credits(&["debug", "--output", "json"]).json();
+    let email = db.planted("MISSING_TRANSACTION").email;
+    let one = db.credits(&["debug", "--user", &email, "--output", "json"]);
+    let status = |json: &Value, check: &str| {
+        json["summary"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["check"] == check)
+            .unwrap()["status"]
+            .clone()
+    };
+    assert_eq!(status(&whole, "RLS_DISABLED"), "found");
+    for check in ["RLS_DISABLED", "RLS_NO_POLICY", "WEBHOOK_SILENT"] {
+        assert_eq!(status(&one.json(), check), "skipped", "{check}: {one:?}");
+    }
+    assert_eq!(status(&one.json(), "MISSING_TRANSACTION"), "found");
+}

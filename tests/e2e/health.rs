@@ -271,15 +271,65 @@ fn the_incident_is_critical_with_the_counts_debug_finds() {
             assert_eq!(metric["state"], expected, "{check} ({count}): {metric}");
         }
     }
-    let failed: i64 = db
-        .client()
-        .query_one(
-            "SELECT count(*) FROM stripe_webhook_event WHERE status = 'failed' AND received_at >= now() - interval '7 days'",
-            &[],
-        )
+    // One definition: failed webhook events are those debug reports.
+    let event_failed = debug["summary"]
+        .as_array()
         .unwrap()
-        .get(0);
-    assert_eq!(json["metrics"]["webhook_failed"]["value"], failed);
+        .iter()
+        .find(|row| row["check"] == "WEBHOOK_EVENT_FAILED")
+        .unwrap()["count"]
+        .clone();
+    assert!(event_failed.as_i64().unwrap() > 0);
+    assert_eq!(json["metrics"]["webhook_failed"]["value"], event_failed);
+}
+
+#[test]
+fn after_the_repairs_health_and_debug_agree_and_what_is_left_is_for_a_human() {
+    let (db, _) = TestDb::with_incident(1000, 100);
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    for args in [
+        &["bulk-fix", "--yes", "--reverse-duplicates"][..],
+        &["retry-failed", "--include-pending", "--yes"],
+        &["rls-fix", "--yes"],
+    ] {
+        let run = db.credits(args);
+        assert_eq!(run.code, 0, "{args:?}: {run:?}");
+    }
+    let debug = db.credits(&["debug", "--output", "json"]).json();
+    let counts: BTreeMap<String, i64> = debug["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|row| {
+            Some((
+                row["check"].as_str()?.to_lowercase(),
+                row["count"].as_i64()?,
+            ))
+        })
+        .collect();
+    assert_eq!(counts["webhook_event_failed"], 0, "{debug}");
+    // What only a human can settle (unverified payments, wrong amounts,
+    // refunds, unknown statuses) is switched off; everything else is OK.
+    let human = [
+        "failed_unverified",
+        "stuck_pending",
+        "amount_mismatch",
+        "refunded_not_debited",
+        "unknown_status",
+        "stuck_pending_age",
+    ];
+    let mut args = Vec::new();
+    for key in human {
+        args.extend(["--warn".to_string(), format!("{key}=off")]);
+        args.extend(["--crit".to_string(), format!("{key}=off")]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, plugin, json) = agreeing(&db, &args);
+    assert_eq!(code, 0, "{}", plugin.text);
+    for (check, count) in &counts {
+        assert_eq!(json["metrics"][check]["value"], *count, "{check}");
+    }
+    assert_eq!(json["metrics"]["webhook_failed"]["value"], 0, "{json}");
 }
 
 #[test]
