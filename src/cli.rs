@@ -11,7 +11,7 @@ Exit codes:
   2  usage error, or the confirmation was refused
   3  connection or database error
   4  the database does not meet the schema contract (nothing was written)
-  5  a repair finished partly (some items failed, all are reported)
+  5  a repair finished partly (items locked or failed, or stopped by Ctrl-C); a rerun finishes
 `credits health` exits with the Nagios codes instead: see `credits health --help`.";
 
 const HEALTH_HELP: &str = "\
@@ -222,9 +222,33 @@ pub struct WriteOpts {
     #[arg(long)]
     pub reason: Option<String>,
 
-    /// Who makes the change, recorded in the audit trail.
-    #[arg(long, env = "USER", default_value = "unknown")]
+    /// Who makes the change, recorded in the audit trail (default: $USER, else
+    /// the operating system's name for this user).
+    #[arg(long, env = "USER", default_value_t = os_user())]
     pub operator: String,
+}
+
+/// The login name without $USER (cron, containers, `env -i`): $LOGNAME, else
+/// this process's user id looked up in /etc/passwd, else `uid <n>`.
+fn os_user() -> String {
+    if let Ok(name) = std::env::var("LOGNAME")
+        && !name.is_empty()
+    {
+        return name;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) {
+            let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+            let name = passwd.lines().find_map(|line| {
+                let fields: Vec<&str> = line.split(':').collect();
+                (fields.get(2) == Some(&uid.to_string().as_str())).then(|| fields[0].to_string())
+            });
+            return name.unwrap_or_else(|| format!("uid {uid}"));
+        }
+    }
+    "unknown".to_string()
 }
 
 #[derive(Debug, Args)]
@@ -375,8 +399,11 @@ pub struct LogArgs {
     #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
     pub since: crate::scope::Since,
 
-    /// Only entries with exactly this action (credited, balance_corrected, pause_package, ...).
-    #[arg(long)]
+    /// Only entries with exactly this action.
+    #[arg(long, value_parser = [
+        "credited", "marked_completed", "balance_corrected", "duplicate_reversed",
+        "pause_package", "resume_package", "rls_fix", "adapter_rebuilt",
+    ])]
     pub action: Option<String>,
 
     /// Show at most this many entries, the newest.

@@ -525,7 +525,18 @@ fn plain_name(presented: &str) -> &str {
 /// Convenience used by main: resolve with the real environment, then connect.
 pub fn connect(conninfo: Option<&str>) -> Result<(postgres::Client, Target)> {
     let settings = Settings::resolve(conninfo, &|key| std::env::var(key).ok())?;
-    let client = settings.connect()?;
+    let client = settings.connect().map_err(|error| {
+        // Nothing named a database: libpq's defaults were tried, which is
+        // rarely what the operator meant (a pasted line without `export`).
+        if conninfo.is_none() && std::env::var_os("PGHOST").is_none() {
+            error.context(
+                "DATABASE_URL is not set (nor --database-url, nor PGHOST), so credits tried libpq's \
+                 defaults. Set it with: export DATABASE_URL='postgresql://...'",
+            )
+        } else {
+            error
+        }
+    })?;
     Ok((client, settings.target()))
 }
 

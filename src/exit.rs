@@ -59,6 +59,13 @@ pub fn hint(error: &anyhow::Error) -> Option<&'static str> {
         .chain()
         .find_map(|cause| cause.downcast_ref::<postgres::Error>())
         .and_then(|e| e.code())?;
+    if *code == postgres::error::SqlState::QUERY_CANCELED {
+        return Some(
+            "the server cancelled the statement: it ran longer than --statement-timeout (60s unless \
+             given). Nothing of the cancelled transaction was written. On a large database, rerun \
+             with a longer one, e.g. --statement-timeout 10min.",
+        );
+    }
     if *code == postgres::error::SqlState::READ_ONLY_SQL_TRANSACTION {
         return Some(
             "the database is read-only (a replica, or default_transaction_read_only = on); \

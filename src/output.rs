@@ -158,6 +158,11 @@ impl Report {
     }
 }
 
+/// A time as the tool prints it: UTC, to the second (RFC 3339).
+pub fn time(at: &chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// A value as a person reads it: strings without quotes, null as empty.
 pub fn plain(value: &Value) -> String {
     match value {

@@ -9,7 +9,7 @@ SELECT 'MISSING_TRANSACTION'::text AS check_name,
        r.user_id,
        r.payment_intent_id,
        r.amount::bigint AS credits,
-       format('completed at %s without a recharge transaction', r.created_at) AS detail,
+       format('completed at %s without a recharge transaction', date_trunc('second', r.created_at)) AS detail,
        'credits fix-user ' || r.user_id AS fix
 FROM credits_ops.recharge_scope r
 WHERE r.status = 'completed'

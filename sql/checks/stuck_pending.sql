@@ -14,7 +14,7 @@ SELECT 'STUCK_PENDING'::text AS check_name,
        s.user_id,
        s.payment_intent_id,
        s.amount::bigint AS credits,
-       format('pending since %s; no success event or succeeded payment intent is stored', s.created_at) AS detail,
+       format('pending since %s; no success event or succeeded payment intent is stored', date_trunc('second', s.created_at)) AS detail,
        CASE WHEN s.payment_intent_id IS NULL THEN NULL
             ELSE 'credits retry-failed --include-pending --paid ' || s.payment_intent_id END AS fix
 FROM stuck s

@@ -20,8 +20,8 @@ SELECT 'STUCK_PENDING_PAID'::text AS check_name,
        s.amount::bigint AS credits,
        CASE WHEN e.forgeable
             THEN format('pending since %s, paid-looking only on forgeable evidence: %s (anon or a signed-in user can write it): verify in Stripe, or pass --trust-app-evidence',
-                        s.created_at, e.sources)
-            ELSE format('pending since %s, but paid: %s', s.created_at, e.sources) END AS detail,
+                        date_trunc('second', s.created_at), e.sources)
+            ELSE format('pending since %s, but paid: %s', date_trunc('second', s.created_at), e.sources) END AS detail,
        'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d')
            || CASE WHEN e.forgeable THEN ' --paid ' || s.payment_intent_id ELSE '' END AS fix
 FROM stuck s

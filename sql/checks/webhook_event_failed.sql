@@ -12,8 +12,8 @@ SELECT 'WEBHOOK_EVENT_FAILED'::text AS check_name,
        e.payment_intent_id,
        r.amount::bigint AS credits,
        CASE e.status
-           WHEN 'failed' THEN format('%s %s failed at %s: %s', e.type, e.id, e.received_at, coalesce(e.error, 'no error recorded'))
-           ELSE format('%s %s received at %s and never processed', e.type, e.id, e.received_at)
+           WHEN 'failed' THEN format('%s %s failed at %s: %s', e.type, e.id, date_trunc('second', e.received_at), coalesce(e.error, 'no error recorded'))
+           ELSE format('%s %s received at %s and never processed', e.type, e.id, date_trunc('second', e.received_at))
        END AS detail,
        'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d') AS fix
 FROM credits_ops.app_webhook_event e

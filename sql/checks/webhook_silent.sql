@@ -22,7 +22,7 @@ SELECT 'WEBHOOK_SILENT'::text AS check_name,
        NULL::text AS payment_intent_id,
        w.credits::bigint AS credits,
        format('last success event: %s; %s recharges pending since then (oldest %s)',
-              coalesce(s.at::text, 'never'), w.n, w.oldest) AS detail,
+              coalesce(date_trunc('second', s.at)::text, 'never'), w.n, date_trunc('second', w.oldest)) AS detail,
        NULL::text AS fix
 FROM waiting w, last_success s
 WHERE w.n > 0

@@ -16,6 +16,7 @@ use crate::confirm::confirm;
 use crate::contract;
 use crate::db::Db;
 use crate::exit::{Code, fail};
+use crate::interrupt;
 use crate::migrations;
 use crate::output::{Report, Section, note};
 use crate::repair::Action;
@@ -51,8 +52,9 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     };
     let planned_credits: i64 = affected.iter().map(|(_, credits)| credits).sum();
     note(format!(
-        "{} affected user(s) since {since}; crediting their completed recharges grants {planned_credits} credits",
-        affected.len()
+        "{} affected user(s) since {}; crediting their completed recharges grants {planned_credits} credits",
+        affected.len(),
+        crate::output::time(&since)
     ));
     if let Some(max) = args.max_credits
         && planned_credits > max
@@ -80,17 +82,24 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     }
 
     let users: Vec<String> = affected.iter().map(|(user, _)| user.clone()).collect();
+    let batches = users.len().div_ceil(args.batch_size as usize);
+    let mut interrupted_after = None;
+    interrupt::listen();
     let progress = progress_bar(users.len() as u64);
     let mut totals = Totals::default();
     let mut skipped: Vec<String> = Vec::new();
     let mut failed: Vec<(String, String)> = Vec::new();
     for (number, batch) in users.chunks(args.batch_size as usize).enumerate() {
+        if interrupt::requested() {
+            interrupted_after = Some(number);
+            break;
+        }
         let outcome = repair_batch(db, batch, args).with_context(|| {
             format!(
                 "batch {} of {} stopped the run: {} user(s) were repaired and committed before it, \
                  nothing of this batch was; run the same command again to finish (nothing is doubled)",
                 number + 1,
-                users.len().div_ceil(args.batch_size as usize),
+                batches,
                 totals.users_fixed
             )
         });
@@ -163,14 +172,27 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     }
     let mut report = Report::new("bulk-fix");
     report.field("database", target);
-    report.field("since", since.to_rfc3339());
+    report.field("since", crate::output::time(&since));
     report.field("dry_run", args.write.dry_run);
     report.field("affected_users", affected.len());
     report.field("planned_credits", planned_credits);
     report.sections = vec![summary, left];
     report.print(format)?;
 
-    if skipped.is_empty() && failed.is_empty() {
+    if let Some(done) = interrupted_after {
+        note(format!(
+            "interrupted: {done} of {batches} batch(es) were {} ({} user(s) repaired); \
+             nothing of the others was touched. Run the same command again to finish: \
+             nothing is doubled.",
+            if args.write.dry_run {
+                "planned"
+            } else {
+                "committed"
+            },
+            totals.users_fixed
+        ));
+        Ok(Code::Partial)
+    } else if skipped.is_empty() && failed.is_empty() {
         Ok(Code::Ok)
     } else {
         note(format!(

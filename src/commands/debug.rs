@@ -104,7 +104,7 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
 
     let mut report = Report::new("debug");
     report.field("database", target);
-    report.field("since", scope.since.to_rfc3339());
+    report.field("since", crate::output::time(&scope.since));
     report.field("stuck_after_seconds", scope.stuck_after.as_secs());
     report.field("user_id", scope.user_id.map(|id| id.to_string()));
     report.field("payment_intent_id", scope.payment_intent.clone());

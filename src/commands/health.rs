@@ -505,7 +505,7 @@ fn print(health: &Health, state: State, args: &HealthArgs, format: Format) -> Re
     }
     let mut report = Report::new("health");
     report.field("database", health.database.clone());
-    report.field("since", health.scope.since.to_rfc3339());
+    report.field("since", crate::output::time(&health.scope.since));
     report.field("stuck_after_seconds", health.scope.stuck_after.as_secs());
     report.field("state", state.label());
     report.field("exit_code", state.number());

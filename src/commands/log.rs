@@ -60,7 +60,7 @@ pub fn run(db: &mut Db, args: &LogArgs, format: Format) -> Result<Code> {
         };
         let number = |column: &str| row.get::<_, Option<i64>>(column).into();
         entries.push(vec![
-            row.get::<_, DateTime<Utc>>("logged_at").to_rfc3339().into(),
+            crate::output::time(&row.get::<_, DateTime<Utc>>("logged_at")).into(),
             row.get::<_, String>("operator").into(),
             row.get::<_, Option<String>>("reason").into(),
             row.get::<_, String>("command").into(),
@@ -78,7 +78,7 @@ pub fn run(db: &mut Db, args: &LogArgs, format: Format) -> Result<Code> {
 
     let mut report = Report::new("log");
     report.field("database", target);
-    report.field("since", since.to_rfc3339());
+    report.field("since", crate::output::time(&since));
     report.field("user_id", user_id.map(|id| id.to_string()));
     report.field("reason", args.reason.clone());
     report.field("action", args.action.clone());
@@ -90,7 +90,7 @@ pub fn run(db: &mut Db, args: &LogArgs, format: Format) -> Result<Code> {
     if count == 0 {
         note(format!(
             "no audit log entries match since {}; try an earlier --since (e.g. 90d) or fewer filters",
-            since.to_rfc3339()
+            crate::output::time(&since)
         ));
     } else if rows.len() > count {
         note(format!(

@@ -85,7 +85,7 @@ impl OpenPause {
             "pause #{} by {} at {}, reason: {}, {} package(s)",
             self.id,
             self.paused_by,
-            self.paused_at.to_rfc3339(),
+            crate::output::time(&self.paused_at),
             self.reason.as_deref().unwrap_or("(none given)"),
             self.package_count
         )
@@ -94,7 +94,7 @@ impl OpenPause {
     fn to_json(&self) -> Value {
         json!({
             "pause_id": self.id,
-            "paused_at": self.paused_at.to_rfc3339(),
+            "paused_at": crate::output::time(&self.paused_at),
             "paused_by": self.paused_by,
             "reason": self.reason,
             "package_count": self.package_count,

@@ -66,8 +66,27 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         plan
     } else {
         tell_unverified(&plan, &unmatched(&attested, &plan), args);
-        note("Plan:");
-        for o in plan.iter().filter(|o| o.action == Action::Credited) {
+        // Summarised: the counts and the first rows; every row is in
+        // `--dry-run --output json`.
+        const SHOWN: usize = 20;
+        let granted: i64 = plan
+            .iter()
+            .filter(|o| o.action == Action::Credited)
+            .filter_map(|o| o.credits)
+            .sum();
+        note(format!(
+            "Plan: credit {credited} recharge(s), {granted} credits in all{}:",
+            if credited > SHOWN {
+                format!(" (the first {SHOWN}; all of them: --dry-run --output json)")
+            } else {
+                String::new()
+            }
+        ));
+        for o in plan
+            .iter()
+            .filter(|o| o.action == Action::Credited)
+            .take(SHOWN)
+        {
             note(format!(
                 "  credit {} ({}): {} credits to user {} ({})",
                 o.recharge_id,
@@ -129,7 +148,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     let mut report = Report::new("retry-failed");
     report.field("database", target);
     report.field("dry_run", args.write.dry_run);
-    report.field("since", since.to_rfc3339());
+    report.field("since", crate::output::time(&since));
     report.field("include_pending", args.include_pending);
     report.field("credited", count(&outcomes, Action::Credited));
     report.field("credits_granted", granted);

@@ -56,7 +56,7 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
             Value::from(version),
             name.into(),
             state.as_str().into(),
-            theirs.map_or(Value::Null, |a| a.applied_at.to_rfc3339().into()),
+            theirs.map_or(Value::Null, |a| crate::output::time(&a.applied_at).into()),
             theirs.map_or(Value::Null, |a| a.applied_by.clone().into()),
         ]);
     }
@@ -82,7 +82,7 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
             Value::from(m.version),
             m.name.clone().into(),
             state.into(),
-            theirs.map_or(Value::Null, |a| a.applied_at.to_rfc3339().into()),
+            theirs.map_or(Value::Null, |a| crate::output::time(&a.applied_at).into()),
             theirs.map_or(Value::Null, |a| a.applied_by.clone().into()),
         ]);
     }

@@ -75,9 +75,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
         };
         recharges.push(vec![
             row.get::<_, String>("recharge_id").to_string().into(),
-            row.get::<_, DateTime<Utc>>("payment_time")
-                .to_rfc3339()
-                .into(),
+            crate::output::time(&row.get::<_, DateTime<Utc>>("payment_time")).into(),
             pi.clone().into(),
             row.get::<_, i64>("credits").into(),
             row.get::<_, String>("status").into(),
@@ -140,7 +138,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
     );
     for row in tx.query(sql::file("support/audit.sql"), &[&user_id])? {
         audit.push(vec![
-            row.get::<_, DateTime<Utc>>("logged_at").to_rfc3339().into(),
+            crate::output::time(&row.get::<_, DateTime<Utc>>("logged_at")).into(),
             row.get::<_, String>("operator").into(),
             row.get::<_, Option<String>>("reason").into(),
             row.get::<_, String>("command").into(),

@@ -131,3 +131,21 @@ fn a_bad_since_is_a_usage_error_before_any_connection() {
         assert!(run.stderr.contains("not a duration"), "{command}: {run:?}");
     }
 }
+
+#[test]
+fn messages_say_what_to_do_next() {
+    // No DATABASE_URL at all: say so, rather than only "connection refused".
+    let run = crate::harness::credits_with_env(&["status"], &[("PGPORT", "1")]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("DATABASE_URL is not set"), "{run:?}");
+    // A bad --action lists the valid ones.
+    let run = crate::harness::credits_with_env(&["log", "--action", "nonsense"], &[]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("balance_corrected"), "{run:?}");
+    // A statement timeout names the option that raises it.
+    let (db, _) = TestDb::with_incident(1000, 100);
+    assert_eq!(db.credits(&["install", "--yes"]).code, 0);
+    let run = db.credits(&["debug", "--statement-timeout", "1ms"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stderr.contains("--statement-timeout"), "{run:?}");
+}

@@ -321,3 +321,43 @@ fn repairs_work_on_an_app_with_its_own_quirks() {
     assert_eq!(db.credits(&["bulk-fix", "--yes"]).code, 0);
     assert_eq!(db.fingerprint(), rerun, "a second run changes nothing");
 }
+
+#[test]
+fn ctrl_c_finishes_the_batch_in_flight_says_what_was_done_and_a_rerun_finishes() {
+    let db = installed_incident(3000, 300);
+    let before = recharge_transactions(&db);
+    let child = Command::new(env!("CARGO_BIN_EXE_credits"))
+        .args(["bulk-fix", "--yes", "--batch-size", "1"])
+        .env("DATABASE_URL", &db.url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait for the first committed credit, then interrupt as a terminal would.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while recharge_transactions(&db) == before && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    // Interrupted: exit 5 naming the batches committed. (Had it finished
+    // before the signal, it would have said nothing and exited 0.)
+    if output.status.code() == Some(5) {
+        assert!(
+            stderr.contains("interrupted:") && stderr.contains("committed"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("Run the same command again"), "{stderr}");
+    } else {
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+    }
+    let finish = db.credits(&["bulk-fix", "--yes"]);
+    assert_eq!(finish.code, 0, "{finish:?}");
+    assert_eq!(violations(&db), vec![]);
+}
