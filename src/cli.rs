@@ -41,6 +41,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Commands with a required argument state their usage: clap would show an
+// option set through the environment (DATABASE_URL) in it, as if required.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply the pending versioned SQL of `sql/migrations` (schema `credits_ops`).
@@ -98,6 +100,7 @@ pub enum Command {
     /// appends compensating adjustments (the ledger is never edited).
     ///
     /// Example: credits fix-user someone@example.com --dry-run && credits fix-user someone@example.com --reason INC-42
+    #[command(override_usage = "credits fix-user [OPTIONS] <SUBJECT>")]
     FixUser(FixUserArgs),
     /// Repair every affected user in the window (the fix-user repair), in batches of short transactions.
     ///
@@ -119,6 +122,7 @@ pub enum Command {
     /// Give a user id, an email (looked up in the app's users table) or a payment intent id.
     ///
     /// Example: credits support someone@example.com --markdown
+    #[command(override_usage = "credits support [OPTIONS] <SUBJECT>")]
     Support(SupportArgs),
     /// Show the audit log (credits_ops.repair_log): every change the tool made, newest first.
     ///
@@ -146,6 +150,7 @@ pub enum Command {
     /// Print a shell completion script for bash, zsh or fish.
     ///
     /// Example: credits completions bash > /etc/bash_completion.d/credits
+    #[command(override_usage = "credits completions <SHELL>")]
     Completions(CompletionsArgs),
     /// Print the man page (roff), or write one page per command to a directory.
     ///

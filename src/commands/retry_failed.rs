@@ -20,6 +20,7 @@ use crate::confirm::confirm;
 use crate::contract;
 use crate::db::Db;
 use crate::exit::{Code, fail};
+use crate::interrupt;
 use crate::migrations;
 use crate::output::{Report, Section, note};
 use crate::repair::Action;
@@ -103,6 +104,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
             &target,
             &format!("credit {credited} failed or stuck recharge(s)"),
         )?;
+        interrupt::listen();
         retry(db, since, &attested, args, true)?
     };
 
@@ -231,7 +233,19 @@ fn retry(
     let stuck_after = format!("{} seconds", args.stuck_after.as_secs());
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut after: Option<String> = None;
+    let mut committed = 0;
     loop {
+        if commit && interrupt::requested() {
+            return Err(fail(
+                Code::Partial,
+                format!(
+                    "interrupted: {committed} batch(es) were committed ({} recharge(s) credited); \
+                     nothing of the others was touched. Run the same command again to finish: \
+                     nothing is doubled.",
+                    count(&outcomes, Action::Credited)
+                ),
+            ));
+        }
         let mut tx = db.transaction()?;
         let rows = tx
             .query(
@@ -260,6 +274,7 @@ fn retry(
         if commit {
             tx.commit()
                 .context("committing a batch of credits; nothing of that batch was changed")?;
+            committed += 1;
         } else {
             tx.rollback()?;
         }

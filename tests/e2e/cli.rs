@@ -209,3 +209,16 @@ fn expanded_output_keeps_every_id_url_and_command_whole_on_its_line() {
         }
     }
 }
+
+#[test]
+fn a_usage_error_never_shows_an_option_from_the_environment_as_required() {
+    for command in ["fix-user", "support", "completions"] {
+        let run = credits_with_env(
+            &[command],
+            &[("DATABASE_URL", "postgresql://x@127.0.0.1:1/x")],
+        );
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(run.stderr.contains("Usage: credits"), "{run:?}");
+        assert!(!run.stderr.contains("--database-url"), "{command}: {run:?}");
+    }
+}

@@ -71,3 +71,56 @@ fn a_kept_demo_leaves_an_unrepaired_incident_to_practise_on() {
         "the practice copy was taken before the walk-through repaired it: {debug:?}"
     );
 }
+
+/// The demo as an on-call engineer sees it in an 80-column terminal (a
+/// pseudo-terminal from `script`): every table fits, so no id, URL or
+/// command is broken across lines. The capture is kept in the test's output
+/// and under target/tmp/ to be looked at.
+#[test]
+fn the_demo_reads_well_in_an_80_column_terminal() {
+    let exe = env!("CARGO_BIN_EXE_credits");
+    let capture = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("demo-80-columns.txt");
+    let status = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("stty cols 80 rows 50; '{exe}' demo --recharges 500"),
+            capture.to_str().unwrap(),
+        ])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script(1), from util-linux, runs the demo in a pseudo-terminal");
+    assert!(status.success(), "{status}");
+    let raw = String::from_utf8_lossy(&std::fs::read(&capture).unwrap()).replace('\r', "");
+    // Drop terminal escape sequences (cursor moves of the progress bar).
+    let mut text = String::new();
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            text.push(c);
+        }
+    }
+    println!("--- the demo at 80 columns ---\n{text}");
+    let table_lines: Vec<&str> = text
+        .lines()
+        .filter(|line| line.starts_with(['│', '┌', '╞', '└', '├']))
+        .collect();
+    assert!(!table_lines.is_empty(), "the demo printed tables");
+    for line in table_lines {
+        assert!(
+            line.chars().count() <= 80,
+            "wider than the terminal: {line}"
+        );
+    }
+    assert!(
+        text.contains("-[ findings 1 ]-"),
+        "wide findings become records"
+    );
+}
