@@ -95,7 +95,7 @@ fn guard(
     lock_timeout_ms: &str,
 ) -> Result<()> {
     tx.execute(
-        sql::file("session/guards.sql"),
+        sql::SESSION_GUARDS,
         &[&statement_timeout_ms, &lock_timeout_ms],
     )
     .context("setting statement_timeout and lock_timeout")?;

@@ -14,6 +14,7 @@ pub mod exit;
 pub mod interrupt;
 pub mod migrations;
 pub mod output;
+pub mod packages;
 pub mod profile;
 pub mod reference;
 pub mod repair;

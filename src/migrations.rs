@@ -88,7 +88,8 @@ fn all() -> Result<Vec<Migration>> {
             precondition: header
                 .iter()
                 .find_map(|line| line.strip_prefix(PRECONDITION))
-                .map(|path| sql::file(path.trim())),
+                .map(|path| sql::file(path.trim()))
+                .transpose()?,
             on_demand: header.contains(&ON_DEMAND),
             generated: header.contains(&GENERATED),
             reads_profile: header.contains(&PROFILE),
@@ -124,12 +125,12 @@ pub fn checksum(text: &str) -> String {
 /// The applied migrations, or none when credits was never installed.
 pub fn history(client: &mut impl GenericClient) -> Result<Vec<Applied>> {
     let installed: bool = client
-        .query_one(sql::file("install/history_exists.sql"), &[])?
+        .query_one(sql::INSTALL_HISTORY_EXISTS, &[])?
         .get("installed");
     if !installed {
         return Ok(Vec::new());
     }
-    let rows = client.query(sql::file("install/history.sql"), &[])?;
+    let rows = client.query(sql::INSTALL_HISTORY, &[])?;
     Ok(rows
         .iter()
         .map(|row| Applied {
@@ -200,12 +201,9 @@ fn rehearse_in(
     pending: &[&Migration],
     profile: &Profile,
 ) -> Result<Vec<Rehearsal>> {
-    tx.batch_execute(sql::file("install/schema_history.sql"))?;
+    tx.batch_execute(sql::INSTALL_SCHEMA_HISTORY)?;
     let json = profile.json.to_string();
-    tx.execute(
-        sql::file("profile/settings.sql"),
-        &[&json, &profile.checksum],
-    )?;
+    tx.execute(sql::PROFILE_SETTINGS, &[&json, &profile.checksum])?;
     let mut outcomes = Vec::new();
     for m in pending {
         // A concurrent install may have applied it since this one planned.
@@ -287,10 +285,7 @@ pub fn apply(
             let started = Instant::now();
             if m.reads_profile {
                 let json = profile.json.to_string();
-                tx.execute(
-                    sql::file("profile/settings.sql"),
-                    &[&json, &profile.checksum],
-                )?;
+                tx.execute(sql::PROFILE_SETTINGS, &[&json, &profile.checksum])?;
             }
             tx.batch_execute(m.sql)?;
             let ms = started.elapsed().as_millis() as i64;
@@ -363,10 +358,10 @@ pub fn rebuild_adapter(
     with_install_lock(db, |tx| {
         let json = profile.json.to_string();
         tx.execute(
-            sql::file("profile/audit.sql"),
+            sql::PROFILE_AUDIT,
             &[&operator, &reason, &json, &profile.checksum],
         )?;
-        tx.execute(sql::file("profile/store.sql"), &[&json, &profile.checksum])?;
+        tx.execute(sql::PROFILE_STORE, &[&json, &profile.checksum])?;
         Ok(())
     })?;
     for m in migrations
@@ -406,9 +401,7 @@ pub fn apply_on_demand<T>(
 /// Creates schema `credits_ops` and its history table if missing, under the
 /// install lock, in a transaction of its own.
 pub fn create_history(db: &mut Db) -> Result<()> {
-    with_install_lock(db, |tx| {
-        Ok(tx.batch_execute(sql::file("install/schema_history.sql"))?)
-    })
+    with_install_lock(db, |tx| Ok(tx.batch_execute(sql::INSTALL_SCHEMA_HISTORY)?))
 }
 
 /// Runs `work` in a transaction holding the install lock, and commits.
@@ -427,9 +420,9 @@ fn with_install_lock<T>(
     let mut told = false;
     loop {
         let mut tx = db.transaction()?;
-        let locked = tx.simple_query(sql::file("install/try_lock.sql"))?.iter().any(|message| {
-            matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("t"))
-        });
+        let locked = tx.simple_query(sql::INSTALL_TRY_LOCK)?.iter().any(
+            |message| matches!(message, SimpleQueryMessage::Row(row) if row.get(0) == Some("t")),
+        );
         if locked {
             let result = work(&mut tx)?;
             tx.commit()?;
@@ -466,7 +459,7 @@ fn record(
     ms: i64,
 ) -> Result<()> {
     tx.execute(
-        sql::file("install/record.sql"),
+        sql::INSTALL_RECORD,
         &[&m.version, &m.name, &m.checksum, &operator, &reason, &ms],
     )?;
     Ok(())

@@ -73,7 +73,7 @@ fn normalise(name: &str) -> String {
 
 fn read_catalog(client: &mut impl GenericClient) -> Result<Vec<CatalogTable>> {
     let rows = client
-        .query(sql::file("profile/columns.sql"), &[])
+        .query(sql::PROFILE_COLUMNS, &[])
         .context("reading the catalog to detect the app's tables")?;
     let mut tables: Vec<CatalogTable> = Vec::new();
     for row in rows {
@@ -911,15 +911,12 @@ fn write_blockers(
 /// The profile stored by the last `credits install`, or None before it.
 pub fn stored_checksum(client: &mut impl GenericClient) -> Result<Option<String>> {
     let exists: bool = client
-        .query_one(
-            sql::file("debug/relation_exists.sql"),
-            &[&"credits_ops.app_profile"],
-        )?
+        .query_one(sql::DEBUG_RELATION_EXISTS, &[&"credits_ops.app_profile"])?
         .get("present");
     if !exists {
         return Ok(None);
     }
-    let rows = client.query(sql::file("profile/stored.sql"), &[])?;
+    let rows = client.query(sql::PROFILE_STORED, &[])?;
     Ok(rows.first().map(|row| row.get("checksum")))
 }
 

@@ -10,13 +10,13 @@ use crate::sql;
 /// Creates the roles, the `auth` schema, the app tables (RLS off, the broken
 /// starting state) and the incident generator in an empty database.
 pub fn create_schema(client: &mut Client) -> Result<()> {
-    for file in [
-        "reference/supabase.sql",
-        "reference/app_schema.sql",
-        "reference/incident.sql",
+    for (file, text) in [
+        ("reference/supabase.sql", sql::REFERENCE_SUPABASE),
+        ("reference/app_schema.sql", sql::REFERENCE_APP_SCHEMA),
+        ("reference/incident.sql", sql::REFERENCE_INCIDENT),
     ] {
         client
-            .batch_execute(sql::file(file))
+            .batch_execute(text)
             .with_context(|| format!("loading sql/{file}"))?;
     }
     Ok(())
@@ -31,10 +31,7 @@ pub fn generate_incident(
     seed: i32,
 ) -> Result<Vec<(String, i32)>> {
     let rows = client
-        .query(
-            sql::file("reference/generate.sql"),
-            &[&recharges, &users, &seed],
-        )
+        .query(sql::REFERENCE_GENERATE, &[&recharges, &users, &seed])
         .context("generating the incident")?;
     Ok(rows
         .iter()
@@ -45,7 +42,7 @@ pub fn generate_incident(
 /// The email of a user the incident broke with a finding of `kind`.
 pub fn sample_user(client: &mut Client, kind: &str) -> Result<String> {
     let row = client
-        .query_one(sql::file("reference/sample_user.sql"), &[&kind])
+        .query_one(sql::REFERENCE_SAMPLE_USER, &[&kind])
         .with_context(|| format!("finding a user with a {kind} finding"))?;
     Ok(row.get("email"))
 }
@@ -68,12 +65,15 @@ pub enum Shape {
 
 impl Shape {
     /// The shape's schema and incident, loaded after `supabase.sql`.
-    fn file(self) -> Option<&'static str> {
+    fn file(self) -> Option<(&'static str, &'static str)> {
         match self {
             Shape::Reference => None,
-            Shape::Runbook => Some("reference/shapes/runbook.sql"),
-            Shape::Prisma => Some("reference/shapes/prisma.sql"),
-            Shape::Serial => Some("reference/shapes/serial.sql"),
+            Shape::Runbook => Some((
+                "reference/shapes/runbook.sql",
+                sql::REFERENCE_SHAPES_RUNBOOK,
+            )),
+            Shape::Prisma => Some(("reference/shapes/prisma.sql", sql::REFERENCE_SHAPES_PRISMA)),
+            Shape::Serial => Some(("reference/shapes/serial.sql", sql::REFERENCE_SHAPES_SERIAL)),
         }
     }
 
@@ -93,12 +93,12 @@ pub fn load_shape(client: &mut Client, shape: Shape) -> Result<Vec<(String, i32)
     let file = shape
         .file()
         .context("the reference shape is loaded with create_schema")?;
-    for file in ["reference/supabase.sql", file] {
+    for (file, text) in [("reference/supabase.sql", sql::REFERENCE_SUPABASE), file] {
         client
-            .batch_execute(sql::file(file))
+            .batch_execute(text)
             .with_context(|| format!("loading sql/{file}"))?;
     }
-    let rows = client.query(sql::file("reference/shape_planted.sql"), &[])?;
+    let rows = client.query(sql::REFERENCE_SHAPE_PLANTED, &[])?;
     Ok(rows
         .iter()
         .map(|row| (row.get("kind"), row.get("expected")))
@@ -108,7 +108,7 @@ pub fn load_shape(client: &mut Client, shape: Shape) -> Result<Vec<(String, i32)
 /// The email of a user a shape's incident broke with a finding of `kind`.
 pub fn shape_sample_user(client: &mut Client, kind: &str) -> Result<String> {
     let row = client
-        .query_one(sql::file("reference/shape_sample_user.sql"), &[&kind])
+        .query_one(sql::REFERENCE_SHAPE_SAMPLE_USER, &[&kind])
         .with_context(|| format!("finding a user with a {kind} finding"))?;
     Ok(row.get("email"))
 }

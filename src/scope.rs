@@ -73,7 +73,7 @@ impl Scope {
     pub fn apply(&self, tx: &mut Transaction<'_>) -> Result<()> {
         let user = self.user_id.clone().unwrap_or_default();
         tx.execute(
-            sql::file("debug/scope.sql"),
+            sql::DEBUG_SCOPE,
             &[
                 &self.since.to_rfc3339(),
                 &format!("{} seconds", self.stuck_after.as_secs()),
@@ -93,7 +93,7 @@ impl Scope {
 pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<String> {
     let given = given.trim();
     let user_id: String = if given.contains('@') {
-        let rows = tx.query(sql::file("lookup/user_by_email.sql"), &[&given])?;
+        let rows = tx.query(sql::LOOKUP_USER_BY_EMAIL, &[&given])?;
         match rows.as_slice() {
             [row] => row.get("user_id"),
             [] => {
@@ -115,7 +115,7 @@ pub fn resolve_user(tx: &mut Transaction<'_>, given: &str) -> Result<String> {
         given.to_string()
     };
     let known: bool = tx
-        .query_one(sql::file("lookup/user_known.sql"), &[&user_id])?
+        .query_one(sql::LOOKUP_USER_KNOWN, &[&user_id])?
         .get("known");
     if !known {
         return Err(fail(
@@ -136,10 +136,7 @@ pub fn resolve_subject(tx: &mut Transaction<'_>, given: &str) -> Result<String> 
     if !given.starts_with("pi_") {
         return resolve_user(tx, given);
     }
-    let rows = tx.query(
-        sql::file("lookup/recharge_by_payment_intent.sql"),
-        &[&given],
-    )?;
+    let rows = tx.query(sql::LOOKUP_RECHARGE_BY_PAYMENT_INTENT, &[&given])?;
     let users: std::collections::BTreeSet<String> =
         rows.iter().map(|row| row.get("user_id")).collect();
     match users.len() {
@@ -162,10 +159,7 @@ pub fn resolve_subject(tx: &mut Transaction<'_>, given: &str) -> Result<String> 
 /// The payment intent `--payment-intent` names, which must belong to a recharge.
 pub fn resolve_payment_intent(tx: &mut Transaction<'_>, given: &str) -> Result<String> {
     let given = given.trim();
-    let rows = tx.query(
-        sql::file("lookup/recharge_by_payment_intent.sql"),
-        &[&given],
-    )?;
+    let rows = tx.query(sql::LOOKUP_RECHARGE_BY_PAYMENT_INTENT, &[&given])?;
     if rows.is_empty() {
         return Err(fail(
             Code::Usage,
@@ -179,7 +173,7 @@ pub fn resolve_payment_intent(tx: &mut Transaction<'_>, given: &str) -> Result<S
 
 pub fn relation_exists(tx: &mut Transaction<'_>, name: &str) -> Result<bool> {
     Ok(tx
-        .query_one(sql::file("debug/relation_exists.sql"), &[&name])?
+        .query_one(sql::DEBUG_RELATION_EXISTS, &[&name])?
         .get("present"))
 }
 

@@ -2,14 +2,14 @@
 
 include!(concat!(env!("OUT_DIR"), "/sql_files.rs"));
 
-/// The text of `sql/<path>`. Every path named in the code is a file in the
-/// repository, so a missing one is a build defect, not a runtime condition.
-pub fn file(path: &str) -> &'static str {
+/// The text of `sql/<path>`, for a path read at run time (a migration's
+/// precondition header). Code names files by their constants instead.
+pub fn file(path: &str) -> anyhow::Result<&'static str> {
     FILES
         .iter()
         .find(|(name, _)| *name == path)
         .map(|(_, text)| *text)
-        .unwrap_or_else(|| panic!("sql/{path} is not embedded in this binary"))
+        .ok_or_else(|| anyhow::anyhow!("sql/{path} is not embedded in this binary"))
 }
 
 /// Every embedded file below `sql/<dir>/`, sorted by path.

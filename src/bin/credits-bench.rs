@@ -137,7 +137,7 @@ fn run(args: Args) -> Result<()> {
     eprintln!("starting a throwaway PostgreSQL cluster");
     let cluster = LocalCluster::start(false)?;
     let mut admin = connect(&cluster.conninfo("postgres"))?;
-    admin.batch_execute(sql::file("bench/create_base.sql"))?;
+    admin.batch_execute(sql::BENCH_CREATE_BASE)?;
 
     eprintln!("generating {} recharges over {users} users", args.recharges);
     let started = Instant::now();
@@ -145,7 +145,7 @@ fn run(args: Args) -> Result<()> {
         let mut base = connect(&cluster.conninfo("bench_base"))?;
         reference::create_schema(&mut base)?;
         reference::generate_incident(&mut base, args.recharges, users, args.seed)?;
-        base.batch_execute(sql::file("bench/vacuum.sql"))?;
+        base.batch_execute(sql::BENCH_VACUUM)?;
         counts(&mut base)?.0
     };
     let generate_seconds = started.elapsed().as_secs_f64();
@@ -164,7 +164,7 @@ fn run(args: Args) -> Result<()> {
             install_note = format!("after `credits install` ({:.1} s)", run.seconds);
         }
         let mut db = connect(&copy_url)?;
-        db.batch_execute(sql::file("bench/runbook.sql"))?;
+        db.batch_execute(sql::BENCH_RUNBOOK)?;
         let context = if install {
             install_note.clone()
         } else {
@@ -173,7 +173,7 @@ fn run(args: Args) -> Result<()> {
 
         eprintln!("{case} runbook view summary");
         let started = Instant::now();
-        let categories = db.query(sql::file("bench/runbook_summary.sql"), &[])?;
+        let categories = db.query(sql::BENCH_RUNBOOK_SUMMARY, &[])?;
         let mut row = Row::new(
             case,
             "runbook view `payment_credit_status` by category",
@@ -189,10 +189,7 @@ fn run(args: Args) -> Result<()> {
             args.cap_seconds
         );
         let started = Instant::now();
-        let result = db.query_one(
-            sql::file("bench/runbook_bulk_fix.sql"),
-            &[&args.cap_seconds],
-        )?;
+        let result = db.query_one(sql::BENCH_RUNBOOK_BULK_FIX, &[&args.cap_seconds])?;
         let elapsed = started.elapsed().as_secs_f64();
         let users_total: i32 = result.get("users_total");
         let users_fixed: i32 = result.get("users_fixed");
@@ -228,8 +225,8 @@ fn run(args: Args) -> Result<()> {
         let before = counts(&mut db)?.1;
         let started = Instant::now();
         let mut tx = db.transaction()?;
-        tx.execute(sql::file("bench/bound_insert.sql"), &[])?;
-        let balances = tx.execute(sql::file("bench/bound_balances.sql"), &[])?;
+        tx.execute(sql::BENCH_BOUND_INSERT, &[])?;
+        let balances = tx.execute(sql::BENCH_BOUND_BALANCES, &[])?;
         tx.commit()?;
         let elapsed = started.elapsed().as_secs_f64();
         let inserted = counts(&mut db)?.1 - before;
@@ -287,7 +284,7 @@ fn run(args: Args) -> Result<()> {
         rows.push(row);
     }
     drop(db);
-    admin.batch_execute(sql::file("bench/drop_copy.sql"))?;
+    admin.batch_execute(sql::BENCH_DROP_COPY)?;
 
     let report = render(&args, users, recharges, generate_seconds, &rows);
     print!("{report}");
@@ -304,14 +301,14 @@ fn connect(conninfo: &str) -> Result<Client> {
 }
 
 fn fresh_copy(admin: &mut Client) -> Result<()> {
-    admin.batch_execute(sql::file("bench/drop_copy.sql"))?;
-    admin.batch_execute(sql::file("bench/create_copy.sql"))?;
+    admin.batch_execute(sql::BENCH_DROP_COPY)?;
+    admin.batch_execute(sql::BENCH_CREATE_COPY)?;
     Ok(())
 }
 
 /// (recharges, transactions) in the database.
 fn counts(db: &mut Client) -> Result<(i64, i64)> {
-    let row = db.query_one(sql::file("bench/counts.sql"), &[])?;
+    let row = db.query_one(sql::BENCH_COUNTS, &[])?;
     Ok((row.get("recharges"), row.get("transactions")))
 }
 
@@ -430,7 +427,7 @@ struct Seen {
 /// Polls pg_stat_activity every 10 ms until `stop`; one entry per
 /// (backend pid, xact_start). Durations are lower bounds within 10 ms.
 fn poll_transactions(db: &mut Client, stop: &AtomicBool) -> Result<HashMap<(i32, String), Seen>> {
-    let statement = db.prepare(sql::file("bench/credits_backends.sql"))?;
+    let statement = db.prepare(sql::BENCH_CREDITS_BACKENDS)?;
     let mut seen: HashMap<(i32, String), Seen> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         for row in db.query(&statement, &[])? {

@@ -42,7 +42,7 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
         let mut tx = db.snapshot()?;
         migrations::require_installed(&mut tx)?;
         let rows = tx.query(
-            sql::file("repair/affected_users.sql"),
+            sql::REPAIR_AFFECTED_USERS,
             &[&since, &args.reverse_duplicates],
         )?;
         tx.commit()?;
@@ -213,7 +213,7 @@ fn repair_batch(
 ) -> Result<(Totals, Vec<String>)> {
     let mut tx = db.transaction()?;
     let locked: Vec<String> = tx
-        .query(sql::file("repair/lock_users.sql"), &[&batch])?
+        .query(sql::REPAIR_LOCK_USERS, &[&batch])?
         .iter()
         .map(|row| row.get("user_id"))
         .collect();
@@ -223,7 +223,7 @@ fn repair_batch(
         .cloned()
         .collect();
     let rows = tx.query(
-        sql::file("repair/fix_users.sql"),
+        sql::REPAIR_FIX_USERS,
         &[
             &free,
             &args.write.operator,

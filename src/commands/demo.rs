@@ -101,7 +101,7 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
     note("Starting a throwaway PostgreSQL cluster...");
     let cluster = LocalCluster::start(args.keep)?;
     let mut admin = postgres::Client::connect(&cluster.conninfo("postgres"), postgres::NoTls)?;
-    admin.batch_execute(crate::sql::file("reference/create_demo_database.sql"))?;
+    admin.batch_execute(crate::sql::REFERENCE_CREATE_DEMO_DATABASE)?;
     let conninfo = cluster.conninfo("credits_demo");
     let mut client = postgres::Client::connect(&conninfo, postgres::NoTls)?;
     let planted = if args.shape == Shape::Reference {
@@ -136,7 +136,7 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
     let (mut client, practice) = if args.keep {
         drop(client); // a template must have no connection while it is copied
         admin
-            .batch_execute(crate::sql::file("reference/create_practice_database.sql"))
+            .batch_execute(crate::sql::REFERENCE_CREATE_PRACTICE_DATABASE)
             .context("copying the incident for practice")?;
         (
             postgres::Client::connect(&conninfo, postgres::NoTls)?,

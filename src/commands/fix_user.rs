@@ -112,7 +112,7 @@ fn repair(tx: &mut Transaction<'_>, user_id: &str, args: &FixUserArgs) -> Result
     let before = ledger(tx, user_id)?;
     let rows = tx
         .query(
-            sql::file("repair/fix_user.sql"),
+            sql::REPAIR_FIX_USER,
             &[
                 &user_id,
                 &args.write.operator,
@@ -142,7 +142,7 @@ fn repair(tx: &mut Transaction<'_>, user_id: &str, args: &FixUserArgs) -> Result
 }
 
 fn ledger(tx: &mut Transaction<'_>, user_id: &str) -> Result<(Option<i64>, i64)> {
-    let row = tx.query_one(sql::file("support/user.sql"), &[&user_id])?;
+    let row = tx.query_one(sql::SUPPORT_USER, &[&user_id])?;
     Ok((row.get("balance"), row.get("ledger_sum")))
 }
 

@@ -342,12 +342,12 @@ fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
     settings.scope.apply(&mut tx)?;
     let outcomes = checks::run_all(&mut tx, false)?;
     let oldest_stuck: i64 = tx
-        .query_one(sql::file("health/metrics.sql"), &[])
+        .query_one(sql::HEALTH_METRICS, &[])
         .context("running sql/health/metrics.sql")?
         .get("oldest_stuck_pending_seconds");
     let webhook = if scope::relation_exists(&mut tx, WEBHOOK_TABLE)? {
         let row = tx
-            .query_one(sql::file("health/webhook.sql"), &[])
+            .query_one(sql::HEALTH_WEBHOOK, &[])
             .context("running sql/health/webhook.sql")?;
         Some((
             row.get::<_, i64>("failed_events"),

@@ -44,7 +44,7 @@ pub fn run(db: &mut Db, args: &LogArgs, format: Format) -> Result<Code> {
     // One row more than shown, to tell whether --limit cut anything off.
     let fetch = limit.map(|limit| limit.saturating_add(1));
     let rows = tx.query(
-        sql::file("log/list.sql"),
+        sql::LOG_LIST,
         &[&since, &user_id, &args.reason, &args.action, &fetch],
     )?;
     tx.commit()?;

@@ -1,18 +1,17 @@
 //! `credits packages`: every credit package with its state and the open
-//! pause, if any. Also what `pause-packages` and `resume-packages` share:
-//! reading the open pause, the audit rows, and their report.
+//! pause, if any.
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
-use postgres::Transaction;
-use serde_json::{Value, json};
 
-use crate::cli::{Format, WriteOpts};
+use serde_json::Value;
+
+use crate::cli::Format;
 use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
 use crate::migrations;
 use crate::output::{Report, Section};
+use crate::packages::{OpenPause, open_pause};
 use crate::sql;
 
 pub fn run(db: &mut Db, format: Format) -> Result<Code> {
@@ -20,7 +19,7 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
     let mut tx = db.snapshot()?;
     migrations::require_installed(&mut tx)?;
     let open = open_pause(&mut tx)?;
-    let rows = tx.query(sql::file("packages/list.sql"), &[])?;
+    let rows = tx.query(sql::PACKAGES_LIST, &[])?;
     tx.commit()?;
 
     let title = match &open {
@@ -67,130 +66,4 @@ pub fn run(db: &mut Db, format: Format) -> Result<Code> {
     report.sections.push(section);
     report.print(format)?;
     Ok(Code::Ok)
-}
-
-/// The open pause: sales were paused and not resumed yet.
-pub struct OpenPause {
-    pub id: i64,
-    pub paused_at: DateTime<Utc>,
-    pub paused_by: String,
-    pub reason: Option<String>,
-    pub package_count: i64,
-}
-
-impl OpenPause {
-    /// "pause #3 by alice at 2026-11-20T10:00:00+00:00, reason: INC-42, 3 package(s)"
-    pub fn describe(&self) -> String {
-        format!(
-            "pause #{} by {} at {}, reason: {}, {} package(s)",
-            self.id,
-            self.paused_by,
-            crate::output::time(&self.paused_at),
-            self.reason.as_deref().unwrap_or("(none given)"),
-            self.package_count
-        )
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "pause_id": self.id,
-            "paused_at": crate::output::time(&self.paused_at),
-            "paused_by": self.paused_by,
-            "reason": self.reason,
-            "package_count": self.package_count,
-        })
-    }
-}
-
-/// The open pause, if any.
-pub fn open_pause(tx: &mut Transaction<'_>) -> Result<Option<OpenPause>> {
-    let row = tx.query_opt(sql::file("packages/open_pause.sql"), &[])?;
-    Ok(row.map(|row| OpenPause {
-        id: row.get("id"),
-        paused_at: row.get("paused_at"),
-        paused_by: row.get("paused_by"),
-        reason: row.get("reason"),
-        package_count: row.get("package_count"),
-    }))
-}
-
-/// One package a pause or resume acts on, and what it did (or would do).
-pub struct Change {
-    pub id: String,
-    pub name: Option<String>,
-    pub action: &'static str,
-}
-
-/// What a `pause-packages` or `resume-packages` run did.
-pub struct Outcome {
-    /// `paused`, `would pause`, `already paused`, `nothing active`,
-    /// `resumed`, `would resume` or `no open pause`.
-    pub result: &'static str,
-    pub pause_id: Option<i64>,
-    pub changes: Vec<Change>,
-}
-
-impl Outcome {
-    pub fn unchanged(result: &'static str, pause_id: Option<i64>) -> Outcome {
-        Outcome {
-            result,
-            pause_id,
-            changes: Vec::new(),
-        }
-    }
-
-    pub fn print(
-        &self,
-        command: &'static str,
-        db: &Db,
-        dry_run: bool,
-        format: Format,
-    ) -> Result<()> {
-        let mut section = Section::new(
-            "packages",
-            match self.pause_id {
-                Some(id) => format!("Packages ({}, pause #{id})", self.result),
-                None => format!("Packages ({})", self.result),
-            },
-            &["id", "name", "action"],
-        );
-        for change in &self.changes {
-            section.push(vec![
-                change.id.clone().into(),
-                change.name.clone().into(),
-                change.action.into(),
-            ]);
-        }
-        let mut report = Report::new(command);
-        report.field("database", db.target.to_string());
-        report.field("dry_run", dry_run);
-        report.field("result", self.result);
-        report.field("pause_id", self.pause_id);
-        report.sections.push(section);
-        report.print(format)
-    }
-}
-
-/// Writes one audit row per package changed by `command` (`action` is
-/// `pause_package` or `resume_package`).
-pub fn audit(
-    tx: &mut Transaction<'_>,
-    write: &WriteOpts,
-    command: &str,
-    action: &str,
-    pause_id: i64,
-    package_ids: &[String],
-) -> Result<()> {
-    tx.execute(
-        sql::file("packages/audit.sql"),
-        &[
-            &write.operator,
-            &write.reason,
-            &command,
-            &action,
-            &pause_id,
-            &package_ids,
-        ],
-    )?;
-    Ok(())
 }

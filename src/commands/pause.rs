@@ -6,13 +6,13 @@ use anyhow::{Context, Result};
 use postgres::Row;
 
 use crate::cli::{Format, PausePackagesArgs};
-use crate::commands::packages::{self, Change, Outcome};
 use crate::confirm::confirm;
 use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
 use crate::migrations;
 use crate::output::note;
+use crate::packages::{self, Change, Outcome};
 use crate::sql;
 
 const COMMAND: &str = "pause-packages";
@@ -25,7 +25,7 @@ pub fn run(db: &mut Db, args: &PausePackagesArgs, format: Format) -> Result<Code
         let mut tx = db.snapshot()?;
         migrations::require_installed(&mut tx)?;
         let open = packages::open_pause(&mut tx)?;
-        let active = tx.query(sql::file("packages/active.sql"), &[])?;
+        let active = tx.query(sql::PACKAGES_ACTIVE, &[])?;
         tx.commit()?;
         (
             open,
@@ -100,17 +100,14 @@ fn already_paused(open: &packages::OpenPause) -> String {
 fn pause(db: &mut Db, args: &PausePackagesArgs) -> Result<Outcome> {
     let write = &args.write;
     let mut tx = db.transaction()?;
-    let Some(row) = tx.query_opt(
-        sql::file("packages/start_pause.sql"),
-        &[&write.operator, &write.reason],
-    )?
+    let Some(row) = tx.query_opt(sql::PACKAGES_START_PAUSE, &[&write.operator, &write.reason])?
     else {
         tx.rollback()?;
         return Ok(Outcome::unchanged("already paused", None));
     };
     let pause_id: i64 = row.get("id");
     let paused: Vec<Change> = tx
-        .query(sql::file("packages/deactivate.sql"), &[])
+        .query(sql::PACKAGES_DEACTIVATE, &[])
         .context("taking the active packages off sale")?
         .iter()
         .map(change("paused"))
@@ -120,7 +117,7 @@ fn pause(db: &mut Db, args: &PausePackagesArgs) -> Result<Outcome> {
         return Ok(Outcome::unchanged("nothing active", None));
     }
     let ids: Vec<String> = paused.iter().map(|p| p.id.clone()).collect();
-    tx.execute(sql::file("packages/record_items.sql"), &[&pause_id, &ids])?;
+    tx.execute(sql::PACKAGES_RECORD_ITEMS, &[&pause_id, &ids])?;
     packages::audit(&mut tx, write, COMMAND, "pause_package", pause_id, &ids)?;
     tx.commit()?;
     Ok(Outcome {

@@ -9,13 +9,13 @@ use anyhow::{Context, Result};
 use postgres::{Row, Transaction};
 
 use crate::cli::{Format, ResumePackagesArgs};
-use crate::commands::packages::{self, Change, OpenPause, Outcome};
 use crate::confirm::confirm;
 use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
 use crate::migrations;
 use crate::output::note;
+use crate::packages::{self, Change, OpenPause, Outcome};
 use crate::sql;
 
 const COMMAND: &str = "resume-packages";
@@ -133,7 +133,7 @@ fn items(
     pause_id: i64,
     resumed: Option<&HashSet<String>>,
 ) -> Result<Vec<Change>> {
-    let rows = tx.query(sql::file("packages/items.sql"), &[&pause_id])?;
+    let rows = tx.query(sql::PACKAGES_ITEMS, &[&pause_id])?;
     Ok(rows
         .iter()
         .map(|row: &Row| {
@@ -164,7 +164,7 @@ fn resume(db: &mut Db, args: &ResumePackagesArgs, pause_id: i64) -> Result<Optio
     let write = &args.write;
     let mut tx = db.transaction()?;
     let closed = tx.query_opt(
-        sql::file("packages/close_pause.sql"),
+        sql::PACKAGES_CLOSE_PAUSE,
         &[&pause_id, &write.operator, &write.reason],
     )?;
     if closed.is_none() {
@@ -172,7 +172,7 @@ fn resume(db: &mut Db, args: &ResumePackagesArgs, pause_id: i64) -> Result<Optio
         return Ok(None);
     }
     let resumed: Vec<String> = tx
-        .query(sql::file("packages/reactivate.sql"), &[&pause_id])
+        .query(sql::PACKAGES_REACTIVATE, &[&pause_id])
         .context("putting the paused packages back on sale")?
         .iter()
         .map(|row| row.get("id"))

@@ -249,7 +249,7 @@ fn retry(
         let mut tx = db.transaction()?;
         let rows = tx
             .query(
-                sql::file("repair/retry_failed.sql"),
+                sql::REPAIR_RETRY_FAILED,
                 &[
                     &since,
                     &args.include_pending,

@@ -157,10 +157,7 @@ fn fix(
                 "dropped_policies": done.dropped,
                 "revoked_functions": done.revoked,
             });
-            tx.execute(
-                sql::file("rls/audit.sql"),
-                &[&operator, &reason, &detail.to_string()],
-            )?;
+            tx.execute(sql::RLS_AUDIT, &[&operator, &reason, &detail.to_string()])?;
             Ok(done)
         })
         .context("the RLS fix failed and nothing was changed")?;

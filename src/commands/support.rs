@@ -24,12 +24,12 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
     let user_id = scope::resolve_subject(&mut tx, &args.subject)?;
 
     let email: Option<String> = if scope::relation_exists(&mut tx, "auth.users")? {
-        tx.query_opt(sql::file("support/email.sql"), &[&user_id])?
+        tx.query_opt(sql::SUPPORT_EMAIL, &[&user_id])?
             .map(|row| row.get("email"))
     } else {
         None
     };
-    let ledger = tx.query_one(sql::file("support/user.sql"), &[&user_id])?;
+    let ledger = tx.query_one(sql::SUPPORT_USER, &[&user_id])?;
     let balance: Option<i64> = ledger.get("balance");
     let ledger_sum: i64 = ledger.get("ledger_sum");
     let mut user = Section::new(
@@ -66,7 +66,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
             "dashboard_url",
         ],
     );
-    for row in tx.query(sql::file("support/recharges.sql"), &[&user_id])? {
+    for row in tx.query(sql::SUPPORT_RECHARGES, &[&user_id])? {
         let pi: Option<String> = row.get("payment_intent_id");
         let credited = match row.get::<_, i64>("recharge_transactions") {
             0 => "no".to_string(),
@@ -136,7 +136,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
             "balance_after",
         ],
     );
-    for row in tx.query(sql::file("support/audit.sql"), &[&user_id])? {
+    for row in tx.query(sql::SUPPORT_AUDIT, &[&user_id])? {
         audit.push(vec![
             crate::output::time(&row.get::<_, DateTime<Utc>>("logged_at")).into(),
             row.get::<_, String>("operator").into(),

@@ -25,13 +25,13 @@ use Kind::{Bool, Count, Text};
 fn section(
     tx: &mut Transaction<'_>,
     (name, title): (&'static str, &str),
-    file: &str,
+    file: &'static str,
     columns: &[(&'static str, Kind)],
     params: &[&(dyn ToSql + Sync)],
 ) -> Result<Section> {
     let names: Vec<&'static str> = columns.iter().map(|(name, _)| *name).collect();
     let mut section = Section::new(name, title, &names);
-    for row in tx.query(sql::file(file), params)? {
+    for row in tx.query(file, params)? {
         let values = columns
             .iter()
             .map(|(column, kind)| match kind {
@@ -57,7 +57,7 @@ pub fn read(tx: &mut Transaction<'_>, roles: &Roles<'_>) -> Result<Vec<Section>>
         section(
             tx,
             ("tables", "Row Level Security"),
-            "rls/tables.sql",
+            sql::RLS_TABLES,
             &[
                 ("table_name", Text),
                 ("rls_enabled", Bool),
@@ -69,7 +69,7 @@ pub fn read(tx: &mut Transaction<'_>, roles: &Roles<'_>) -> Result<Vec<Section>>
         section(
             tx,
             ("policies", "Policies"),
-            "rls/policies.sql",
+            sql::RLS_POLICIES,
             &[
                 ("table_name", Text),
                 ("policy", Text),
@@ -84,7 +84,7 @@ pub fn read(tx: &mut Transaction<'_>, roles: &Roles<'_>) -> Result<Vec<Section>>
         section(
             tx,
             ("grants", "Table grants"),
-            "rls/grants.sql",
+            sql::RLS_GRANTS,
             &[
                 ("table_name", Text),
                 ("role", Text),
@@ -99,7 +99,7 @@ pub fn read(tx: &mut Transaction<'_>, roles: &Roles<'_>) -> Result<Vec<Section>>
         section(
             tx,
             ("lints", "Supabase linter (splinter) findings"),
-            "rls/lints.sql",
+            sql::RLS_LINTS,
             &[
                 ("lint", Text),
                 ("level", Text),

@@ -19,12 +19,12 @@ pub struct Done {
 
 pub fn apply(tx: &mut Transaction<'_>, m: &Migration, roles: &Roles<'_>) -> Result<Done> {
     tx.execute(
-        sql::file("rls/fix_settings.sql"),
+        sql::RLS_FIX_SETTINGS,
         &[&roles.user, &roles.anon, &roles.webhook],
     )?;
     tx.batch_execute(m.sql)
         .with_context(|| format!("running V{:03} {}", m.version, m.name))?;
-    let row = tx.query_one(sql::file("rls/dropped.sql"), &[])?;
+    let row = tx.query_one(sql::RLS_DROPPED, &[])?;
     Ok(Done {
         dropped: serde_json::from_str(row.get("dropped"))?,
         revoked: serde_json::from_str(row.get("revoked"))?,

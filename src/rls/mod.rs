@@ -41,10 +41,7 @@ pub struct Setup {
 impl Setup {
     pub fn read(db: &mut Db, roles: &Roles<'_>) -> Result<Setup> {
         let mut tx = db.read_only()?;
-        let row = tx.query_one(
-            sql::file("rls/roles.sql"),
-            &[&roles.user, &roles.anon, &roles.webhook],
-        )?;
+        let row = tx.query_one(sql::RLS_ROLES, &[&roles.user, &roles.anon, &roles.webhook])?;
         tx.commit()?;
         let in_auth: Option<bool> = row.get("users_in_supabase_auth");
         Ok(Setup {
@@ -90,7 +87,7 @@ pub struct Subjects {
 
 impl Subjects {
     pub fn read(tx: &mut Transaction<'_>) -> Result<Subjects> {
-        let row = tx.query_one(sql::file("rls/subjects.sql"), &[])?;
+        let row = tx.query_one(sql::RLS_SUBJECTS, &[])?;
         let me: Option<String> = row.get("me");
         Ok(Subjects {
             synthetic: me.is_none(),

@@ -134,7 +134,7 @@ fn probe_as(
         json!({"sub": id, "role": who.role}).to_string()
     });
     let mut savepoint = tx.savepoint("credits_rls_probe")?;
-    let actual = match savepoint.execute(sql::file("rls/act_as.sql"), &[&who.role, &claims]) {
+    let actual = match savepoint.execute(sql::RLS_ACT_AS, &[&who.role, &claims]) {
         Err(error) => Actual::Error(format!("cannot act as {}: {}", who.role, message(&error))),
         Ok(_) => match work(&mut savepoint) {
             Ok(actual) => actual,
@@ -150,7 +150,7 @@ fn probe_as(
 
 /// The adapter's statement `name` for this app, and the app's recharge type.
 fn statement(tx: &mut Transaction<'_>, name: &str) -> Result<(Option<String>, String)> {
-    let row = tx.query_one(sql::file("rls/probe_statement.sql"), &[&name])?;
+    let row = tx.query_one(sql::RLS_PROBE_STATEMENT, &[&name])?;
     Ok((row.get("statement"), row.get("recharge_type")))
 }
 
@@ -239,7 +239,7 @@ fn listed(
         )));
     }
     let names: Vec<String> = tx
-        .query(sql::file(file), &[&who.role])?
+        .query(file, &[&who.role])?
         .iter()
         .map(|row| row.get(column))
         .collect();
@@ -255,7 +255,7 @@ fn listed(
 fn execute_probe(tx: &mut Transaction<'_>, who: &As<'_>, recharge: &str) -> Result<Actual> {
     let actual = probe_as(tx, who, |sp| {
         let action: String = sp
-            .query_one(sql::file("rls/probe_apply_recharge.sql"), &[&recharge])?
+            .query_one(sql::RLS_PROBE_APPLY_RECHARGE, &[&recharge])?
             .get("action");
         Ok(Actual::Allowed(format!(
             "apply_recharge ran for recharge {recharge}: {action}"
@@ -267,7 +267,7 @@ fn execute_probe(tx: &mut Transaction<'_>, who: &As<'_>, recharge: &str) -> Resu
     listed(
         tx,
         who,
-        "rls/executable_functions.sql",
+        sql::RLS_EXECUTABLE_FUNCTIONS,
         "function",
         "EXECUTE on any credits_ops function",
     )
@@ -313,7 +313,7 @@ pub fn run(
     // As the webhook: credit through the one crediting path.
     let actual = probe_as(tx, &webhook, |sp| {
         let action: String = sp
-            .query_one(sql::file("rls/probe_apply_recharge.sql"), &[&recharge])?
+            .query_one(sql::RLS_PROBE_APPLY_RECHARGE, &[&recharge])?
             .get("action");
         Ok(Actual::Allowed(format!(
             "apply_recharge ran for recharge {recharge}: {action}"
@@ -452,7 +452,7 @@ pub fn run(
         let actual = listed(
             tx,
             who,
-            "rls/definer_functions.sql",
+            sql::RLS_DEFINER_FUNCTIONS,
             "function",
             "SECURITY DEFINER function writing the credits tables is executable",
         )?;
@@ -469,7 +469,7 @@ pub fn run(
         let actual = match listed(
             tx,
             who,
-            "rls/evidence_writable.sql",
+            sql::RLS_EVIDENCE_WRITABLE,
             "table_name",
             "evidence table is writable",
         )? {
@@ -514,7 +514,5 @@ pub fn run(
 }
 
 fn has_evidence_tables(tx: &mut Transaction<'_>) -> Result<bool> {
-    Ok(tx
-        .query_one(sql::file("rls/evidence_tables.sql"), &[])?
-        .get("present"))
+    Ok(tx.query_one(sql::RLS_EVIDENCE_TABLES, &[])?.get("present"))
 }
