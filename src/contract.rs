@@ -5,9 +5,35 @@
 
 use anyhow::Result;
 
+use crate::cli::GlobalOpts;
 use crate::db::Db;
 use crate::exit::{Code, fail};
+use crate::migrations;
 use crate::profile::{self, Profile};
+
+/// What a command needs of the database before it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// A connection (install, status, profile).
+    Connection,
+    /// The app mapped and credits installed for it, unchanged.
+    Installed,
+}
+
+/// The one preflight: connects, and for [`Need::Installed`] checks the
+/// contract (the app profile, kept in the connection) and the install.
+/// Fails with exit 4 naming what is missing; reads only.
+pub fn open(opts: &GlobalOpts, need: Need) -> Result<Db> {
+    let mut db = Db::connect(opts)?;
+    if need == Need::Installed {
+        let profile = check(&mut db)?;
+        let mut tx = db.read_only()?;
+        migrations::require_installed(&mut tx)?;
+        tx.commit()?;
+        db.profile = Some(profile);
+    }
+    Ok(db)
+}
 
 /// Detects the app profile; fails with exit 4, naming what cannot be mapped,
 /// or when the app (or the mapping file) changed since the adapter was built.

@@ -19,6 +19,8 @@ pub struct Db {
     database_url: Option<String>,
     /// The mapping file (`--config`), for the app profile.
     pub config: Option<std::path::PathBuf>,
+    /// The app profile, once the preflight (`contract::open`) checked it.
+    pub profile: Option<crate::profile::Profile>,
     pub statement_timeout: Duration,
     statement_timeout_ms: String,
     lock_timeout_ms: String,
@@ -32,6 +34,7 @@ impl Db {
             target,
             database_url: opts.database_url.clone(),
             config: opts.config.clone(),
+            profile: None,
             statement_timeout: opts.statement_timeout,
             statement_timeout_ms: opts.statement_timeout.as_millis().to_string(),
             lock_timeout_ms: opts.lock_timeout.as_millis().to_string(),
@@ -46,10 +49,18 @@ impl Db {
             target,
             database_url: self.database_url.clone(),
             config: self.config.clone(),
+            profile: None,
             statement_timeout: self.statement_timeout,
             statement_timeout_ms: self.statement_timeout_ms.clone(),
             lock_timeout_ms: self.lock_timeout_ms.clone(),
         })
+    }
+
+    /// The app profile the preflight checked.
+    pub fn profile(&self) -> Result<&crate::profile::Profile> {
+        self.profile
+            .as_ref()
+            .context("the app profile is read by the preflight (contract::open), which did not run")
     }
 
     /// A read-write transaction with the guards set.

@@ -7,6 +7,7 @@ use credits::commands::{
     bulk_fix, completions, debug, demo, fix_user, health, install, log, packages, pause, profile,
     resume, retry_failed, rls_fix, status, support,
 };
+use credits::contract::{self, Need};
 use credits::db::Db;
 use credits::exit::{self, Code};
 use credits::output::note;
@@ -30,27 +31,34 @@ fn main() -> ExitCode {
     }
 }
 
+/// The one preflight of every command that works on a database.
+fn open(cli: &Cli, need: Need) -> anyhow::Result<Db> {
+    contract::open(&cli.global, need)
+}
+
 fn run(cli: &Cli) -> anyhow::Result<Code> {
     let format = cli.global.output;
     match &cli.command {
         Command::Demo(args) => demo::run(args, format),
-        Command::BulkFix(args) => bulk_fix::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::BulkFix(args) => bulk_fix::run(&mut open(cli, Need::Installed)?, args, format),
         Command::RetryFailed(args) => {
-            retry_failed::run(&mut Db::connect(&cli.global)?, args, format)
+            retry_failed::run(&mut open(cli, Need::Installed)?, args, format)
         }
-        Command::FixUser(args) => fix_user::run(&mut Db::connect(&cli.global)?, args, format),
-        Command::Support(args) => support::run(&mut Db::connect(&cli.global)?, args, format),
-        Command::Log(args) => log::run(&mut Db::connect(&cli.global)?, args, format),
-        Command::RlsFix(args) => rls_fix::run(&mut Db::connect(&cli.global)?, args, format),
-        Command::Profile(args) => profile::run(&mut Db::connect(&cli.global)?, args, format),
+        Command::FixUser(args) => fix_user::run(&mut open(cli, Need::Installed)?, args, format),
+        Command::Support(args) => support::run(&mut open(cli, Need::Installed)?, args, format),
+        Command::Log(args) => log::run(&mut open(cli, Need::Installed)?, args, format),
+        Command::RlsFix(args) => rls_fix::run(&mut open(cli, Need::Installed)?, args, format),
+        Command::Profile(args) => profile::run(&mut open(cli, Need::Connection)?, args, format),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => completions::man(args),
-        Command::Install(args) => install::run(&mut Db::connect(&cli.global)?, args, format),
-        Command::Status => status::run(&mut Db::connect(&cli.global)?, format),
-        Command::Debug(args) => debug::run(&mut Db::connect(&cli.global)?, args, format),
-        Command::PausePackages(args) => pause::run(&mut Db::connect(&cli.global)?, args, format),
-        Command::ResumePackages(args) => resume::run(&mut Db::connect(&cli.global)?, args, format),
-        Command::Packages => packages::run(&mut Db::connect(&cli.global)?, format),
+        Command::Install(args) => install::run(&mut open(cli, Need::Connection)?, args, format),
+        Command::Status => status::run(&mut open(cli, Need::Connection)?, format),
+        Command::Debug(args) => debug::run(&mut open(cli, Need::Installed)?, args, format),
+        Command::PausePackages(args) => pause::run(&mut open(cli, Need::Installed)?, args, format),
+        Command::ResumePackages(args) => {
+            resume::run(&mut open(cli, Need::Installed)?, args, format)
+        }
+        Command::Packages => packages::run(&mut open(cli, Need::Installed)?, format),
         // Connects itself: every failure must become a Nagios UNKNOWN (3).
         Command::Health(args) => health::run(&cli.global, args, format),
     }

@@ -13,11 +13,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{BulkFixArgs, Format};
 use crate::confirm::confirm;
-use crate::contract;
 use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::interrupt;
-use crate::migrations;
 use crate::output::{Report, Section, note};
 use crate::repair::Action;
 use crate::sql;
@@ -36,11 +34,10 @@ struct Totals {
 
 pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     let since = args.since.at;
-    contract::check(db)?.require_reversible(args.reverse_duplicates)?;
+    db.profile()?.require_reversible(args.reverse_duplicates)?;
     let target = db.target.to_string();
     let affected: Vec<(String, i64)> = {
         let mut tx = db.snapshot()?;
-        migrations::require_installed(&mut tx)?;
         let rows = tx.query(
             sql::REPAIR_AFFECTED_USERS,
             &[&since, &args.reverse_duplicates],

@@ -7,19 +7,15 @@ use serde_json::Value;
 
 use crate::checks::{self, Finding};
 use crate::cli::{DebugArgs, Format, ScopeArgs};
-use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
-use crate::migrations;
 use crate::output::{Report, Section, note};
 use crate::scope::{self, Scope};
 
 pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     let since = args.scope.since.at;
-    contract::check(db)?;
     let target = db.target.to_string();
     let mut tx = db.snapshot()?;
-    migrations::require_installed(&mut tx)?;
     let scope = resolve_scope(&mut tx, &args.scope, since)?;
     scope.apply(&mut tx)?;
     let outcomes = checks::run_all(

@@ -12,10 +12,8 @@ use serde_json::Value;
 
 use crate::cli::{FixUserArgs, Format};
 use crate::confirm::confirm;
-use crate::contract;
 use crate::db::Db;
 use crate::exit::{Code, fail};
-use crate::migrations;
 use crate::output::{Report, Section, note};
 use crate::repair::Action;
 use crate::scope;
@@ -37,11 +35,10 @@ impl Repair {
 }
 
 pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
-    contract::check(db)?.require_reversible(args.reverse_duplicates)?;
+    db.profile()?.require_reversible(args.reverse_duplicates)?;
     let target = db.target.to_string();
     let (user_id, plan) = {
         let mut tx = db.transaction()?;
-        migrations::require_installed(&mut tx)?;
         let user_id = scope::resolve_subject(&mut tx, &args.subject)?;
         let plan = repair(&mut tx, &user_id, args)?;
         tx.rollback()?;

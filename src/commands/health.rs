@@ -20,10 +20,8 @@ use serde_json::{Map, Value, json};
 
 use crate::checks::{self, Outcome};
 use crate::cli::{Format, GlobalOpts, HealthArgs};
-use crate::contract;
-use crate::db::Db;
+use crate::contract::{self, Need};
 use crate::exit::{Code, fail};
-use crate::migrations;
 use crate::output::{Report, note, say};
 use crate::scope::{self, Scope};
 use crate::sql;
@@ -334,11 +332,9 @@ fn limits(key: &str, severity: Option<&str>, overrides: &BTreeMap<String, Overri
 }
 
 fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
-    let mut db = Db::connect(global)?;
-    contract::check(&mut db)?;
+    let mut db = contract::open(global, Need::Installed)?;
     let database = db.target.to_string();
     let mut tx = db.snapshot()?;
-    migrations::require_installed(&mut tx)?;
     settings.scope.apply(&mut tx)?;
     let outcomes = checks::run_all(&mut tx, false)?;
     let oldest_stuck: i64 = tx

@@ -7,10 +7,8 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::cli::{Format, LogArgs};
-use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
-use crate::migrations;
 use crate::output::{Report, Section, note};
 use crate::scope;
 use crate::sql;
@@ -32,10 +30,8 @@ const COLUMNS: &[&str] = &[
 pub fn run(db: &mut Db, args: &LogArgs, format: Format) -> Result<Code> {
     let since = args.since.at;
     let limit = (!args.all).then_some(args.limit);
-    contract::check(db)?;
     let target = db.target.to_string();
     let mut tx = db.snapshot()?;
-    migrations::require_installed(&mut tx)?;
     let user_id = args
         .user
         .as_deref()

@@ -6,18 +6,14 @@ use anyhow::Result;
 use serde_json::Value;
 
 use crate::cli::Format;
-use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
-use crate::migrations;
 use crate::output::{Report, Section};
 use crate::packages::{OpenPause, open_pause};
 use crate::sql;
 
 pub fn run(db: &mut Db, format: Format) -> Result<Code> {
-    contract::check(db)?;
     let mut tx = db.snapshot()?;
-    migrations::require_installed(&mut tx)?;
     let open = open_pause(&mut tx)?;
     let rows = tx.query(sql::PACKAGES_LIST, &[])?;
     tx.commit()?;

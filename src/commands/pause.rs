@@ -7,10 +7,8 @@ use postgres::Row;
 
 use crate::cli::{Format, PausePackagesArgs};
 use crate::confirm::confirm;
-use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
-use crate::migrations;
 use crate::output::note;
 use crate::packages::{self, Change, Outcome};
 use crate::sql;
@@ -18,12 +16,10 @@ use crate::sql;
 const COMMAND: &str = "pause-packages";
 
 pub fn run(db: &mut Db, args: &PausePackagesArgs, format: Format) -> Result<Code> {
-    contract::check(db)?;
     // One snapshot: the open pause and the active packages as of one instant,
     // so a pause committed between the two reads cannot look like "nothing active".
     let (open, active) = {
         let mut tx = db.snapshot()?;
-        migrations::require_installed(&mut tx)?;
         let open = packages::open_pause(&mut tx)?;
         let active = tx.query(sql::PACKAGES_ACTIVE, &[])?;
         tx.commit()?;

@@ -10,10 +10,8 @@ use postgres::{Row, Transaction};
 
 use crate::cli::{Format, ResumePackagesArgs};
 use crate::confirm::confirm;
-use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
-use crate::migrations;
 use crate::output::note;
 use crate::packages::{self, Change, OpenPause, Outcome};
 use crate::sql;
@@ -25,11 +23,9 @@ const BY_HAND: &str = "left active (re-activated by hand)";
 const MISSING: &str = "missing (deleted since the pause)";
 
 pub fn run(db: &mut Db, args: &ResumePackagesArgs, format: Format) -> Result<Code> {
-    contract::check(db)?;
     // One snapshot: the open pause and its packages as of one instant.
     let plan = {
         let mut tx = db.snapshot()?;
-        migrations::require_installed(&mut tx)?;
         let open = packages::open_pause(&mut tx)?;
         let plan = match open {
             Some(open) => {

@@ -17,11 +17,9 @@ use serde_json::Value;
 
 use crate::cli::{Format, RetryFailedArgs};
 use crate::confirm::confirm;
-use crate::contract;
 use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::interrupt;
-use crate::migrations;
 use crate::output::{Report, Section, note};
 use crate::repair::Action;
 use crate::scope;
@@ -44,14 +42,8 @@ fn count(outcomes: &[Outcome], action: Action) -> usize {
 pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> {
     let since = args.since.at;
     let attested = attested(args)?;
-    contract::check(db)?.require_writable()?;
+    db.profile()?.require_writable()?;
     let target = db.target.to_string();
-
-    {
-        let mut tx = db.read_only()?;
-        migrations::require_installed(&mut tx)?;
-        tx.commit()?;
-    }
     let plan = retry(db, since, &attested, args, false)?;
 
     let credited = count(&plan, Action::Credited);

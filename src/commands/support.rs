@@ -8,19 +8,15 @@ use serde_json::Value;
 
 use crate::checks;
 use crate::cli::{Format, SupportArgs};
-use crate::contract;
 use crate::db::Db;
 use crate::exit::Code;
-use crate::migrations;
 use crate::output::{Report, Section};
 use crate::scope::{self, Scope};
 use crate::sql;
 
 pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
-    contract::check(db)?;
     let target = db.target.to_string();
     let mut tx = db.snapshot()?;
-    migrations::require_installed(&mut tx)?;
     let user_id = scope::resolve_subject(&mut tx, &args.subject)?;
 
     let email: Option<String> = if scope::relation_exists(&mut tx, "auth.users")? {
