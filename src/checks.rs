@@ -20,7 +20,7 @@ pub struct Check {
     pub title: String,
     /// `error` (money owed, ledger wrong), `warning` (a human must verify)
     /// or `info` (context, never a problem).
-    pub severity: String,
+    pub severity: Severity,
     pub fix: String,
     pub requires: Vec<String>,
     /// `-- scope: database`: about the whole database, not one user.
@@ -31,7 +31,7 @@ pub struct Check {
 /// One row a check returned.
 pub struct Finding {
     pub check: String,
-    pub severity: String,
+    pub severity: Severity,
     pub recharge_id: Option<String>,
     pub user_id: Option<String>,
     pub payment_intent_id: Option<String>,
@@ -43,7 +43,7 @@ pub struct Finding {
 impl Finding {
     /// Errors and warnings are problems; `info` is worth knowing, not wrong.
     pub fn is_problem(&self) -> bool {
-        self.severity != "info"
+        self.severity != Severity::Info
     }
 }
 
@@ -56,7 +56,35 @@ pub struct Outcome {
     pub skipped: Option<String>,
 }
 
-pub fn catalogue() -> Vec<Check> {
+/// How bad a finding is: an error loses or doubles credits, a warning needs
+/// a look, info is worth knowing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+    Info,
+}
+
+impl Severity {
+    pub fn parse(word: &str) -> Result<Severity> {
+        match word {
+            "error" => Ok(Severity::Error),
+            "warning" => Ok(Severity::Warning),
+            "info" => Ok(Severity::Info),
+            other => anyhow::bail!("unknown severity {other:?} (error, warning or info)"),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
+pub fn catalogue() -> Result<Vec<Check>> {
     sql::dir("checks")
         .map(|(file, text)| {
             let header = |key: &str| {
@@ -66,15 +94,16 @@ pub fn catalogue() -> Vec<Check> {
                     .map(|value| value.trim().to_string())
                     .collect::<Vec<_>>()
             };
-            Check {
+            Ok(Check {
                 name: file.trim_end_matches(".sql").to_uppercase(),
                 title: header("title").join(" "),
-                severity: header("severity").join(" "),
+                severity: Severity::parse(&header("severity").join(" "))
+                    .with_context(|| format!("sql/checks/{file}"))?,
                 fix: header("fix").join(" "),
                 requires: header("requires"),
                 database_wide: header("scope").iter().any(|s| s == "database"),
                 sql: text,
-            }
+            })
         })
         .collect()
 }
@@ -85,7 +114,7 @@ pub fn catalogue() -> Vec<Check> {
 /// not about that user.
 pub fn run_all(tx: &mut Transaction<'_>, one_subject: bool) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
-    for check in catalogue() {
+    for check in catalogue()? {
         let mut missing = Vec::new();
         // `-- requires: relation = what it is, for people`
         for required in &check.requires {
@@ -111,17 +140,19 @@ pub fn run_all(tx: &mut Transaction<'_>, one_subject: bool) -> Result<Vec<Outcom
             })?;
             Some(
                 rows.iter()
-                    .map(|row| Finding {
-                        check: row.get("check_name"),
-                        severity: row.get("severity"),
-                        recharge_id: row.get("recharge_id"),
-                        user_id: row.get("user_id"),
-                        payment_intent_id: row.get("payment_intent_id"),
-                        credits: row.get("credits"),
-                        detail: row.get("detail"),
-                        fix: row.get("fix"),
+                    .map(|row| {
+                        Ok(Finding {
+                            check: row.get("check_name"),
+                            severity: Severity::parse(row.get("severity"))?,
+                            recharge_id: row.get("recharge_id"),
+                            user_id: row.get("user_id"),
+                            payment_intent_id: row.get("payment_intent_id"),
+                            credits: row.get("credits"),
+                            detail: row.get("detail"),
+                            fix: row.get("fix"),
+                        })
                     })
-                    .collect(),
+                    .collect::<Result<Vec<_>>>()?,
             )
         } else {
             None
@@ -141,16 +172,15 @@ mod tests {
 
     #[test]
     fn every_check_has_a_title_and_a_fix_and_names_itself() {
-        let checks = catalogue();
+        let checks = catalogue().unwrap();
         assert!(checks.len() >= 12);
         for check in &checks {
             assert!(!check.title.is_empty(), "{} has no title", check.name);
             assert!(!check.fix.is_empty(), "{} has no fix line", check.name);
             assert!(
-                ["error", "warning", "info"].contains(&check.severity.as_str())
-                    && check
-                        .sql
-                        .contains(&format!("'{}'::text AS severity", check.severity)),
+                check
+                    .sql
+                    .contains(&format!("'{}'::text AS severity", check.severity.as_str())),
                 "{} must declare its severity and return it",
                 check.name
             );

@@ -33,16 +33,24 @@ pub fn generate_incident(
     let rows = client
         .query(sql::REFERENCE_GENERATE, &[&recharges, &users, &seed])
         .context("generating the incident")?;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get("kind"), row.get("expected")))
-        .collect())
+    Ok(planted(&rows))
 }
 
-/// The email of a user the incident broke with a finding of `kind`.
-pub fn sample_user(client: &mut Client, kind: &str) -> Result<String> {
+/// (kind, count) of what an incident planted.
+fn planted(rows: &[postgres::Row]) -> Vec<(String, i32)> {
+    rows.iter()
+        .map(|row| (row.get("kind"), row.get("expected")))
+        .collect()
+}
+
+/// The email of a user the incident of `shape` broke with a finding of `kind`.
+pub fn sample_user(client: &mut Client, shape: Shape, kind: &str) -> Result<String> {
+    let query = match shape {
+        Shape::Reference => sql::REFERENCE_SAMPLE_USER,
+        _ => sql::REFERENCE_SHAPE_SAMPLE_USER,
+    };
     let row = client
-        .query_one(sql::REFERENCE_SAMPLE_USER, &[&kind])
+        .query_one(query, &[&kind])
         .with_context(|| format!("finding a user with a {kind} finding"))?;
     Ok(row.get("email"))
 }
@@ -99,16 +107,5 @@ pub fn load_shape(client: &mut Client, shape: Shape) -> Result<Vec<(String, i32)
             .with_context(|| format!("loading sql/{file}"))?;
     }
     let rows = client.query(sql::REFERENCE_SHAPE_PLANTED, &[])?;
-    Ok(rows
-        .iter()
-        .map(|row| (row.get("kind"), row.get("expected")))
-        .collect())
-}
-
-/// The email of a user a shape's incident broke with a finding of `kind`.
-pub fn shape_sample_user(client: &mut Client, kind: &str) -> Result<String> {
-    let row = client
-        .query_one(sql::REFERENCE_SHAPE_SAMPLE_USER, &[&kind])
-        .with_context(|| format!("finding a user with a {kind} finding"))?;
-    Ok(row.get("email"))
+    Ok(planted(&rows))
 }

@@ -53,7 +53,7 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
         let Some(findings) = &outcome.findings else {
             summary.push(vec![
                 check.name.clone().into(),
-                check.severity.clone().into(),
+                check.severity.as_str().into(),
                 "skipped".into(),
                 Value::Null,
                 Value::Null,
@@ -71,7 +71,7 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
         let credits: i64 = findings.iter().filter_map(|f| f.credits).sum();
         summary.push(vec![
             check.name.clone().into(),
-            check.severity.clone().into(),
+            check.severity.as_str().into(),
             if findings.is_empty() { "ok" } else { "found" }.into(),
             findings.len().into(),
             if findings.is_empty() {
@@ -155,7 +155,7 @@ fn row(finding: &Finding) -> Vec<Value> {
     let id = |value: &Option<String>| value.as_ref().map_or(Value::Null, |id| id.clone().into());
     vec![
         finding.check.clone().into(),
-        finding.severity.clone().into(),
+        finding.severity.as_str().into(),
         id(&finding.recharge_id),
         id(&finding.user_id),
         text(&finding.payment_intent_id),

@@ -146,11 +146,7 @@ pub fn run(args: &DemoArgs, format: Format) -> Result<Code> {
         (client, None)
     };
 
-    let user = if args.shape == Shape::Reference {
-        reference::sample_user(&mut client, "MISSING_TRANSACTION")?
-    } else {
-        reference::shape_sample_user(&mut client, "MISSING_TRANSACTION")?
-    };
+    let user = reference::sample_user(&mut client, args.shape, "MISSING_TRANSACTION")?;
     let exe = std::env::current_exe().context("finding the credits binary")?;
     let mut steps = Vec::new();
     for (why, step) in STEPS {

@@ -18,7 +18,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use serde_json::{Map, Value, json};
 
-use crate::checks::{self, Outcome};
+use crate::checks::{self, Outcome, Severity};
 use crate::cli::{Format, GlobalOpts, HealthArgs};
 use crate::contract::{self, Need};
 use crate::exit::{Code, fail};
@@ -87,7 +87,7 @@ struct Metric {
     key: String,
     /// The check's name as the catalogue has it, for check counts.
     check: Option<String>,
-    severity: Option<String>,
+    severity: Option<Severity>,
     unit: Unit,
     /// None when it could not be measured here (an optional table is absent).
     value: Option<i64>,
@@ -221,7 +221,7 @@ fn read_settings(args: &HealthArgs, format: Format) -> Result<Settings> {
             ),
         )
     })?;
-    let catalogue = checks::catalogue();
+    let catalogue = checks::catalogue()?;
     let keys: Vec<(String, Unit)> = catalogue
         .iter()
         .map(|check| (check.name.to_lowercase(), Unit::Count))
@@ -292,7 +292,7 @@ fn parse_threshold(
 }
 
 /// The default thresholds of a key, with the overrides applied.
-fn limits(key: &str, severity: Option<&str>, overrides: &BTreeMap<String, Override>) -> Limits {
+fn limits(key: &str, severity: Option<Severity>, overrides: &BTreeMap<String, Override>) -> Limits {
     let default = match key {
         STUCK_PENDING_AGE => Limits {
             warn: Some(3600),
@@ -307,11 +307,11 @@ fn limits(key: &str, severity: Option<&str>, overrides: &BTreeMap<String, Overri
             crit: Some(10),
         },
         _ => match severity {
-            Some("error") => Limits {
+            Some(Severity::Error) => Limits {
                 warn: None,
                 crit: Some(1),
             },
-            Some("info") => Limits {
+            Some(Severity::Info) => Limits {
                 warn: None,
                 crit: None,
             },
@@ -405,8 +405,8 @@ fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
 fn check_metric(outcome: &Outcome, overrides: &BTreeMap<String, Override>) -> Metric {
     let check = &outcome.check;
     let key = check.name.to_lowercase();
-    let severity = Some(check.severity.clone());
-    let limits = limits(&key, severity.as_deref(), overrides);
+    let severity = Some(check.severity);
+    let limits = limits(&key, severity, overrides);
     Metric {
         key,
         check: Some(check.name.clone()),
@@ -489,7 +489,7 @@ fn print(health: &Health, state: State, args: &HealthArgs, format: Format) -> Re
             m.key.clone(),
             json!({
                 "check": m.check,
-                "severity": m.severity,
+                "severity": m.severity.map(Severity::as_str),
                 "unit": match m.unit { Unit::Count => "count", Unit::Seconds => "seconds" },
                 "value": m.value,
                 "warn": m.limits.warn,
@@ -685,9 +685,12 @@ mod tests {
     fn defaults_follow_severity_and_overrides_win() {
         let none = BTreeMap::new();
         let l = |warn, crit| Limits { warn, crit };
-        assert_eq!(limits("x", Some("error"), &none), l(None, Some(1)));
-        assert_eq!(limits("x", Some("warning"), &none), l(Some(1), None));
-        assert_eq!(limits("x", Some("info"), &none), l(None, None));
+        assert_eq!(limits("x", Some(Severity::Error), &none), l(None, Some(1)));
+        assert_eq!(
+            limits("x", Some(Severity::Warning), &none),
+            l(Some(1), None)
+        );
+        assert_eq!(limits("x", Some(Severity::Info), &none), l(None, None));
         assert_eq!(
             limits(STUCK_PENDING_AGE, None, &none),
             l(Some(3600), Some(14400))
@@ -698,14 +701,17 @@ mod tests {
             crit: None,
         };
         overrides.insert("x".to_string(), off);
-        assert_eq!(limits("x", Some("warning"), &overrides), l(None, None));
+        assert_eq!(
+            limits("x", Some(Severity::Warning), &overrides),
+            l(None, None)
+        );
         let crit = Override {
             warn: None,
             crit: Some(Some(3)),
         };
         overrides.insert("x".to_string(), crit);
         assert_eq!(
-            limits("x", Some("warning"), &overrides),
+            limits("x", Some(Severity::Warning), &overrides),
             l(Some(1), Some(3))
         );
     }

@@ -108,7 +108,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
             }
             findings.push(vec![
                 finding.check.into(),
-                finding.severity.into(),
+                finding.severity.as_str().into(),
                 finding.recharge_id.map(|id| id.to_string()).into(),
                 finding.credits.into(),
                 finding.detail.into(),

@@ -250,17 +250,22 @@ fn listed(
     })
 }
 
-/// Can the role run the tool's functions: call apply_recharge, and list what
-/// else of credits_ops it may execute.
-fn execute_probe(tx: &mut Transaction<'_>, who: &As<'_>, recharge: &str) -> Result<Actual> {
-    let actual = probe_as(tx, who, |sp| {
+/// Calls credits_ops.apply_recharge as the role (rolled back).
+fn apply_recharge_as(tx: &mut Transaction<'_>, who: &As<'_>, recharge: &str) -> Result<Actual> {
+    probe_as(tx, who, |sp| {
         let action: String = sp
             .query_one(sql::RLS_PROBE_APPLY_RECHARGE, &[&recharge])?
             .get("action");
         Ok(Actual::Allowed(format!(
             "apply_recharge ran for recharge {recharge}: {action}"
         )))
-    })?;
+    })
+}
+
+/// Can the role run the tool's functions: call apply_recharge, and list what
+/// else of credits_ops it may execute.
+fn execute_probe(tx: &mut Transaction<'_>, who: &As<'_>, recharge: &str) -> Result<Actual> {
+    let actual = apply_recharge_as(tx, who, recharge)?;
     if !matches!(actual, Actual::Denied(_)) {
         return Ok(actual);
     }
@@ -311,14 +316,7 @@ pub fn run(
     };
 
     // As the webhook: credit through the one crediting path.
-    let actual = probe_as(tx, &webhook, |sp| {
-        let action: String = sp
-            .query_one(sql::RLS_PROBE_APPLY_RECHARGE, &[&recharge])?
-            .get("action");
-        Ok(Actual::Allowed(format!(
-            "apply_recharge ran for recharge {recharge}: {action}"
-        )))
-    })?;
+    let actual = apply_recharge_as(tx, &webhook, recharge)?;
     push("webhook_apply_recharge", &webhook, Expect::Allowed, actual);
 
     // What there is to read, as the connecting role.

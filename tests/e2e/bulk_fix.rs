@@ -3,38 +3,6 @@ use std::time::Duration;
 
 use crate::harness::TestDb;
 
-fn installed_incident(recharges: i32, users: i32) -> TestDb {
-    let (db, _) = TestDb::with_incident(recharges, users);
-    let install = db.credits(&["install", "--yes"]);
-    assert_eq!(install.code, 0, "{install:?}");
-    db
-}
-
-/// The invariants bulk-fix is responsible for, as counts of violations.
-fn violations(db: &TestDb) -> Vec<(String, i64)> {
-    db.client()
-        .query(
-            "SELECT 'I1 completed without exactly one recharge transaction', count(*) FROM credit_recharge r \
-               WHERE r.status = 'completed' AND (SELECT count(*) FROM credit_transaction t \
-                     WHERE t.related_recharge_id = r.id AND t.type = 'recharge') = 0 \
-             UNION ALL SELECT 'I2 credited but pending or failed', count(*) FROM credit_recharge r \
-               WHERE r.status IN ('pending', 'failed') AND EXISTS (SELECT FROM credit_transaction t \
-                     WHERE t.related_recharge_id = r.id AND t.type = 'recharge') \
-             UNION ALL SELECT 'I3 balance differs from ledger or is missing', count(*) FROM ( \
-               SELECT t.user_id FROM credit_transaction t GROUP BY t.user_id \
-               HAVING sum(t.amount) IS DISTINCT FROM (SELECT b.balance FROM user_credit_balance b WHERE b.user_id = t.user_id)) x \
-             UNION ALL SELECT 'I5 credit without its transaction', count(*) FROM credits_ops.repair_log l \
-               WHERE l.action = 'credited' AND NOT EXISTS (SELECT FROM credit_transaction t \
-                     WHERE t.id::text = l.detail ->> 'transaction_id' AND t.amount = l.credits_delta)",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .filter(|(_, n): &(String, i64)| *n > 0)
-        .collect()
-}
-
 fn recharge_transactions(db: &TestDb) -> i64 {
     db.client()
         .query_one(
@@ -47,7 +15,7 @@ fn recharge_transactions(db: &TestDb) -> i64 {
 
 #[test]
 fn bulk_fix_repairs_every_affected_user_once() {
-    let db = installed_incident(3000, 300);
+    let db = TestDb::installed_incident(3000, 300).0;
     let planted: i64 = db
         .client()
         .query_one(
@@ -75,7 +43,7 @@ fn bulk_fix_repairs_every_affected_user_once() {
         planted,
         "each missing credit granted once"
     );
-    assert_eq!(violations(&db), vec![], "invariants after bulk-fix");
+    assert_eq!(db.violations(), vec![], "invariants after bulk-fix");
 
     let debug = db.credits(&["debug", "--output", "json"]);
     let left: Vec<String> = debug.json()["findings"]
@@ -112,7 +80,7 @@ fn bulk_fix_repairs_every_affected_user_once() {
 
 #[test]
 fn bulk_fix_dry_run_and_max_credits_write_nothing() {
-    let db = installed_incident(1000, 100);
+    let db = TestDb::installed_incident(1000, 100).0;
     let before = db.fingerprint();
     let dry = db.credits(&["bulk-fix", "--dry-run", "--output", "json"]);
     assert_eq!(dry.code, 0, "{dry:?}");
@@ -138,7 +106,7 @@ fn bulk_fix_dry_run_and_max_credits_write_nothing() {
 
 #[test]
 fn locked_users_are_skipped_reported_and_fixed_by_a_rerun() {
-    let db = installed_incident(1000, 100);
+    let db = TestDb::installed_incident(1000, 100).0;
     let user = db.planted("MISSING_TRANSACTION").user;
     let mut holder = db.client();
     let mut lock = holder.transaction().unwrap();
@@ -157,12 +125,12 @@ fn locked_users_are_skipped_reported_and_fixed_by_a_rerun() {
     let rerun = db.credits(&["bulk-fix", "--yes", "--output", "json"]);
     assert_eq!(rerun.code, 0, "{rerun:?}");
     assert_eq!(rerun.json()["summary"][0]["users_fixed"], 1, "{rerun:?}");
-    assert_eq!(violations(&db), vec![]);
+    assert_eq!(db.violations(), vec![]);
 }
 
 #[test]
 fn bulk_fix_killed_at_any_point_loses_and_doubles_nothing() {
-    let db = installed_incident(3000, 300);
+    let db = TestDb::installed_incident(3000, 300).0;
     let missing: i64 = db
         .client()
         .query_one(
@@ -197,12 +165,12 @@ fn bulk_fix_killed_at_any_point_loses_and_doubles_nothing() {
         missing,
         "every missing credit exactly once"
     );
-    assert_eq!(violations(&db), vec![]);
+    assert_eq!(db.violations(), vec![]);
 }
 
 #[test]
 fn after_the_repairs_only_what_needs_a_human_is_left() {
-    let db = installed_incident(3000, 300);
+    let db = TestDb::installed_incident(3000, 300).0;
     for args in [
         &["bulk-fix", "--yes"][..],
         &["retry-failed", "--yes"],
@@ -212,7 +180,7 @@ fn after_the_repairs_only_what_needs_a_human_is_left() {
         assert_eq!(run.code, 0, "{args:?}: {run:?}");
     }
     assert_eq!(
-        violations(&db),
+        db.violations(),
         vec![],
         "I1, I2 (for what the tool may fix), I3, I5"
     );
@@ -313,7 +281,7 @@ fn repairs_work_on_an_app_with_its_own_quirks() {
         "the missing credits were granted"
     );
     assert_eq!(
-        violations(&db),
+        db.violations(),
         vec![],
         "invariants hold on the quirky schema"
     );
@@ -324,7 +292,7 @@ fn repairs_work_on_an_app_with_its_own_quirks() {
 
 #[test]
 fn ctrl_c_finishes_the_batch_in_flight_says_what_was_done_and_a_rerun_finishes() {
-    let db = installed_incident(3000, 300);
+    let db = TestDb::installed_incident(3000, 300).0;
     let before = recharge_transactions(&db);
     let child = Command::new(env!("CARGO_BIN_EXE_credits"))
         .args(["bulk-fix", "--yes", "--batch-size", "1"])
@@ -359,5 +327,5 @@ fn ctrl_c_finishes_the_batch_in_flight_says_what_was_done_and_a_rerun_finishes()
     }
     let finish = db.credits(&["bulk-fix", "--yes"]);
     assert_eq!(finish.code, 0, "{finish:?}");
-    assert_eq!(violations(&db), vec![]);
+    assert_eq!(db.violations(), vec![]);
 }

@@ -12,13 +12,6 @@ const SYSTEM_CHECKS: &[&str] = &[
     "WEBHOOK_SILENT",
 ];
 
-fn installed_incident(recharges: i32, users: i32) -> (TestDb, Vec<(String, i32)>) {
-    let (db, planted) = TestDb::with_incident(recharges, users);
-    let install = db.credits(&["install", "--yes"]);
-    assert_eq!(install.code, 0, "{install:?}");
-    (db, planted)
-}
-
 fn findings(run: &Run) -> Vec<Value> {
     run.json()["findings"].as_array().unwrap().clone()
 }
@@ -59,7 +52,7 @@ fn found(findings: &[Value]) -> BTreeMap<String, BTreeSet<String>> {
 
 #[test]
 fn debug_finds_exactly_what_the_incident_planted() {
-    let (db, planted) = installed_incident(3000, 300);
+    let (db, planted) = TestDb::installed_incident(3000, 300);
     let run = db.credits(&["debug", "--output", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let findings = findings(&run);
@@ -118,7 +111,7 @@ fn debug_finds_exactly_what_the_incident_planted() {
 
 #[test]
 fn the_view_agrees_with_the_checks() {
-    let (db, _) = installed_incident(2000, 200);
+    let (db, _) = TestDb::installed_incident(2000, 200);
     let run = db.credits(&["debug", "--output", "json"]);
     let found = found(&findings(&run));
     let mut by_recharge: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -175,7 +168,7 @@ fn a_healthy_database_passes_every_check() {
 
 #[test]
 fn debug_by_email_user_id_and_payment_intent_narrows_to_one_user() {
-    let (db, _) = installed_incident(1000, 100);
+    let (db, _) = TestDb::installed_incident(1000, 100);
     let row = db
         .client()
         .query_one(
@@ -219,7 +212,7 @@ fn debug_by_email_user_id_and_payment_intent_narrows_to_one_user() {
 
 #[test]
 fn bad_scopes_are_usage_errors() {
-    let (db, _) = installed_incident(1000, 100);
+    let (db, _) = TestDb::installed_incident(1000, 100);
     for args in [
         &["debug", "--user", "00000000-0000-4000-8000-00000000dead"][..],
         &["debug", "--user", "nobody@example.com"],
@@ -262,7 +255,7 @@ fn debug_needs_the_install_and_writes_nothing() {
 
 #[test]
 fn checks_needing_an_absent_optional_table_are_skipped_and_evidence_falls_back() {
-    let (db, planted) = installed_incident(1000, 100);
+    let (db, planted) = TestDb::installed_incident(1000, 100);
     db.client()
         .batch_execute("DROP TABLE stripe_webhook_event CASCADE")
         .unwrap();
@@ -302,7 +295,7 @@ fn checks_needing_an_absent_optional_table_are_skipped_and_evidence_falls_back()
 
 #[test]
 fn one_users_diagnosis_leaves_out_what_is_about_the_whole_database() {
-    let (db, _) = installed_incident(1000, 100);
+    let (db, _) = TestDb::installed_incident(1000, 100);
     let whole = db.credits(&["debug", "--output", "json"]).json();
     let email = db.planted("MISSING_TRANSACTION").email;
     let one = db.credits(&["debug", "--user", &email, "--output", "json"]);

@@ -118,6 +118,26 @@ impl TestDb {
         (db, planted)
     }
 
+    /// A database with the reference incident and credits installed.
+    pub fn installed_incident(recharges: i32, users: i32) -> (TestDb, Vec<(String, i32)>) {
+        let (db, planted) = TestDb::with_incident(recharges, users);
+        let install = db.credits(&["install", "--yes"]);
+        assert_eq!(install.code, 0, "{install:?}");
+        (db, planted)
+    }
+
+    /// The ledger invariants (tests/e2e/sql/invariants.sql) that do not
+    /// hold, with how many rows break each; empty when all hold.
+    pub fn violations(&self) -> Vec<(String, i64)> {
+        self.client()
+            .query(include_str!("sql/invariants.sql"), &[])
+            .unwrap()
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .filter(|(_, n): &(String, i64)| *n > 0)
+            .collect()
+    }
+
     /// A database where every check passes, the webhook delivered recently,
     /// and credits is installed.
     pub fn healthy() -> TestDb {

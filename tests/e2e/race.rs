@@ -44,37 +44,6 @@ fn count(db: &TestDb, query: &str) -> i64 {
     db.client().query_one(query, &[]).unwrap().get(0)
 }
 
-/// Violations of I1, I2 (for what the tool may fix), I3 and I5, and of "no
-/// recharge credited twice" (I4) beyond the duplicates the incident planted.
-fn violations(db: &TestDb) -> Vec<(String, i64)> {
-    db.client()
-        .query(
-            "SELECT 'I1 completed without a recharge transaction', count(*) FROM credit_recharge r \
-               WHERE r.status = 'completed' AND NOT EXISTS (SELECT FROM credit_transaction t \
-                     WHERE t.related_recharge_id = r.id AND t.type = 'recharge') \
-             UNION ALL SELECT 'I2 credited but pending or failed', count(*) FROM credit_recharge r \
-               WHERE r.status IN ('pending', 'failed') AND EXISTS (SELECT FROM credit_transaction t \
-                     WHERE t.related_recharge_id = r.id AND t.type = 'recharge') \
-             UNION ALL SELECT 'I3 balance differs from ledger or is missing', count(*) FROM ( \
-               SELECT t.user_id FROM credit_transaction t GROUP BY t.user_id \
-               HAVING sum(t.amount) IS DISTINCT FROM (SELECT b.balance FROM user_credit_balance b WHERE b.user_id = t.user_id)) x \
-             UNION ALL SELECT 'I4 recharge credited twice (not planted)', count(*) FROM ( \
-               SELECT related_recharge_id FROM credit_transaction WHERE type = 'recharge' \
-               GROUP BY 1 HAVING count(*) > 1) d WHERE related_recharge_id NOT IN \
-               (SELECT recharge_id FROM credits_demo.expected_finding WHERE kind = 'DUPLICATE_CREDIT') \
-             UNION ALL SELECT 'I5 credit audited without its ledger row', count(*) FROM credits_ops.repair_log l \
-               WHERE l.action = 'credited' AND NOT EXISTS (SELECT FROM credit_transaction t \
-                     WHERE t.id::text = l.detail ->> 'transaction_id' AND t.amount = l.credits_delta \
-                       AND t.related_recharge_id::text = l.recharge_id AND t.type = 'recharge')",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .filter(|(_, n): &(String, i64)| *n > 0)
-        .collect()
-}
-
 /// How many deliveries got each answer from `apply_recharge`.
 type Actions = BTreeMap<String, usize>;
 
@@ -276,7 +245,7 @@ fn round(seed: u64) {
     if settle.code != 0 {
         fail(format!("the rerun of bulk-fix: {settle:?}"));
     }
-    let broken = violations(&db);
+    let broken = db.violations();
     if !broken.is_empty() {
         fail(format!("invariants: {broken:?}"));
     }

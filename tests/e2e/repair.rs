@@ -2,13 +2,6 @@ use serde_json::Value;
 
 use crate::harness::TestDb;
 
-fn installed_incident() -> TestDb {
-    let (db, _) = TestDb::with_incident(2000, 200);
-    let install = db.credits(&["install", "--yes"]);
-    assert_eq!(install.code, 0, "{install:?}");
-    db
-}
-
 /// A user the incident broke with `kind` (and, for per-recharge kinds, the recharge).
 fn broken(db: &TestDb, kind: &str) -> (String, Option<String>) {
     let row = db
@@ -65,7 +58,7 @@ fn fix(db: &TestDb, user: &str, extra: &[&str]) -> crate::harness::Run {
 
 #[test]
 fn fix_user_repairs_what_it_may_and_a_second_run_changes_nothing() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     for (kind, extra) in [
         ("MISSING_TRANSACTION", &[][..]),
         ("CREDITED_NOT_COMPLETED", &[]),
@@ -123,7 +116,7 @@ fn fix_user_repairs_what_it_may_and_a_second_run_changes_nothing() {
 
 #[test]
 fn a_missing_transaction_is_credited_exactly_once_and_audited() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let (user, recharge) = broken(&db, "MISSING_TRANSACTION");
     let recharge = recharge.unwrap();
     let run = fix(&db, &user, &[]);
@@ -169,7 +162,7 @@ fn a_missing_transaction_is_credited_exactly_once_and_audited() {
 
 #[test]
 fn fix_user_dry_run_and_refusal_write_nothing() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let (user, _) = broken(&db, "MISSING_TRANSACTION");
     let before = db.fingerprint();
     let dry = db.credits(&["fix-user", &user, "--dry-run", "--output", "json"]);
@@ -187,7 +180,7 @@ fn fix_user_dry_run_and_refusal_write_nothing() {
 
 #[test]
 fn unverified_and_unpaid_payments_are_never_credited() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     for kind in [
         "FAILED_UNVERIFIED",
         "STUCK_PENDING",
@@ -230,7 +223,7 @@ fn unverified_and_unpaid_payments_are_never_credited() {
 
 #[test]
 fn a_locked_balance_makes_fix_user_give_up_without_changing_anything() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let (user, _) = broken(&db, "MISSING_TRANSACTION");
     let mut holder = db.client();
     let mut lock = holder.transaction().unwrap();
@@ -252,7 +245,7 @@ fn a_locked_balance_makes_fix_user_give_up_without_changing_anything() {
 
 #[test]
 fn a_balance_kept_by_a_trigger_is_not_credited_twice() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     db.client()
         .batch_execute(
             "CREATE FUNCTION public.keep_balance() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
@@ -283,7 +276,7 @@ fn a_balance_kept_by_a_trigger_is_not_credited_twice() {
 
 #[test]
 fn the_webhook_role_credits_through_apply_recharge_and_others_cannot() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let (_, recharge) = broken(&db, "FAILED_PAID");
     let recharge = recharge.unwrap();
     let mut client = db.client();
@@ -322,7 +315,7 @@ fn the_webhook_role_credits_through_apply_recharge_and_others_cannot() {
 
 #[test]
 fn the_runbook_entry_point_shares_the_repair() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let (user, recharge) = broken(&db, "MISSING_TRANSACTION");
     let actions: Vec<(Option<String>, String)> = db
         .client()

@@ -2,13 +2,6 @@ use serde_json::Value;
 
 use crate::harness::{Run, TestDb};
 
-fn installed_incident() -> TestDb {
-    let (db, _) = TestDb::with_incident(2000, 200);
-    let install = db.credits(&["install", "--yes"]);
-    assert_eq!(install.code, 0, "{install:?}");
-    db
-}
-
 /// The recharges the incident planted as `kind`: (recharge id, payment intent).
 fn planted(db: &TestDb, kind: &str) -> Vec<(String, Option<String>)> {
     let rows = db
@@ -131,7 +124,7 @@ fn plant_unpaid_checkouts(db: &TestDb) -> Vec<String> {
 
 #[test]
 fn retry_failed_credits_exactly_the_paid_recharges_and_a_second_run_changes_nothing() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let unpaid = plant_unpaid_checkouts(&db);
     let failed_paid = ids(&planted(&db, "FAILED_PAID"));
     let unverified = planted(&db, "FAILED_UNVERIFIED");
@@ -231,7 +224,7 @@ fn retry_failed_credits_exactly_the_paid_recharges_and_a_second_run_changes_noth
 
 #[test]
 fn retry_failed_dry_run_and_refusal_write_nothing() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let failed_paid = ids(&planted(&db, "FAILED_PAID"));
     let before = db.fingerprint();
     let dry = retry(&db, &["--dry-run", "--include-pending"]);
@@ -254,7 +247,7 @@ fn retry_failed_dry_run_and_refusal_write_nothing() {
 
 #[test]
 fn an_attested_payment_is_credited_alone_and_audited_as_attested() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let first = retry(&db, &["--yes"]);
     assert_eq!(first.code, 0, "{first:?}");
     let unverified: Vec<(String, String)> = planted(&db, "FAILED_UNVERIFIED")
@@ -334,7 +327,7 @@ fn tempfile_dir(db: &TestDb) -> std::path::PathBuf {
 
 #[test]
 fn a_bad_attestation_is_a_usage_error_and_writes_nothing() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let dir = tempfile_dir(&db);
     let bad_file = dir.join("bad.txt");
     std::fs::write(&bad_file, "pi_fine\nch_3Nabc\n").unwrap();
@@ -355,7 +348,7 @@ fn a_bad_attestation_is_a_usage_error_and_writes_nothing() {
 
 #[test]
 fn a_locked_recharge_is_skipped_reported_and_credited_by_a_rerun() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let failed_paid = ids(&planted(&db, "FAILED_PAID"));
     let locked = failed_paid[0].clone();
     let mut holder = db.client();
@@ -389,7 +382,7 @@ fn a_locked_recharge_is_skipped_reported_and_credited_by_a_rerun() {
 
 #[test]
 fn a_locked_balance_row_skips_only_that_recharge() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let failed_paid = ids(&planted(&db, "FAILED_PAID"));
     let target = failed_paid[0].clone();
     let user: String = db
@@ -437,7 +430,7 @@ fn a_locked_balance_row_skips_only_that_recharge() {
 
 #[test]
 fn the_runbook_entry_point_shares_the_logic() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(2000, 200).0;
     let failed_paid = ids(&planted(&db, "FAILED_PAID"));
     let actions: Vec<(String, String)> = db
         .client()

@@ -2,13 +2,6 @@ use serde_json::Value;
 
 use crate::harness::{Run, TestDb};
 
-fn installed_incident() -> TestDb {
-    let (db, _) = TestDb::with_incident(300, 30);
-    let install = db.credits(&["install", "--yes"]);
-    assert_eq!(install.code, 0, "{install:?}");
-    db
-}
-
 fn check(db: &TestDb) -> Run {
     db.credits(&["rls-fix", "--check", "--output", "json"])
 }
@@ -102,7 +95,7 @@ fn count_as(db: &TestDb, role: &str, user: Option<&str>, sql: &str) -> i64 {
 
 #[test]
 fn check_shows_the_holes_of_supabase_defaults_and_changes_nothing() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(300, 30).0;
     let before = db.fingerprint();
     let run = check(&db);
     assert_eq!(run.code, 1, "{run:?}");
@@ -140,7 +133,7 @@ fn check_shows_the_holes_of_supabase_defaults_and_changes_nothing() {
 
 #[test]
 fn check_and_fix_a_using_true_policy() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(300, 30).0;
     db.client()
         .batch_execute(
             "ALTER TABLE credit_transaction ENABLE ROW LEVEL SECURITY;
@@ -226,7 +219,7 @@ fn first_user(db: &TestDb) -> String {
 
 #[test]
 fn rls_fix_closes_the_ledger_and_keeps_the_webhook_crediting() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(300, 30).0;
     let status = db.credits(&["status", "--output", "json"]);
     assert_eq!(
         status.json()["on_demand"][0]["state"],
@@ -422,7 +415,7 @@ fn rls_fix_closes_the_ledger_and_keeps_the_webhook_crediting() {
 
 #[test]
 fn a_database_without_supabase_roles_is_told_plainly() {
-    let db = installed_incident();
+    let db = TestDb::installed_incident(300, 30).0;
     let run = db.credits(&[
         "rls-fix",
         "--check",
