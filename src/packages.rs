@@ -64,16 +64,40 @@ pub struct Change {
 }
 
 /// What a `pause-packages` or `resume-packages` run did.
+/// What a pause or a resume came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseResult {
+    Paused,
+    WouldPause,
+    AlreadyPaused,
+    NothingActive,
+    Resumed,
+    WouldResume,
+    NoOpenPause,
+}
+
+impl PauseResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseResult::Paused => "paused",
+            PauseResult::WouldPause => "would pause",
+            PauseResult::AlreadyPaused => "already paused",
+            PauseResult::NothingActive => "nothing active",
+            PauseResult::Resumed => "resumed",
+            PauseResult::WouldResume => "would resume",
+            PauseResult::NoOpenPause => "no open pause",
+        }
+    }
+}
+
 pub struct Outcome {
-    /// `paused`, `would pause`, `already paused`, `nothing active`,
-    /// `resumed`, `would resume` or `no open pause`.
-    pub result: &'static str,
+    pub result: PauseResult,
     pub pause_id: Option<i64>,
     pub changes: Vec<Change>,
 }
 
 impl Outcome {
-    pub fn unchanged(result: &'static str, pause_id: Option<i64>) -> Outcome {
+    pub fn unchanged(result: PauseResult, pause_id: Option<i64>) -> Outcome {
         Outcome {
             result,
             pause_id,
@@ -91,8 +115,8 @@ impl Outcome {
         let mut section = Section::new(
             "packages",
             match self.pause_id {
-                Some(id) => format!("Packages ({}, pause #{id})", self.result),
-                None => format!("Packages ({})", self.result),
+                Some(id) => format!("Packages ({}, pause #{id})", self.result.as_str()),
+                None => format!("Packages ({})", self.result.as_str()),
             },
             &["id", "name", "action"],
         );
@@ -106,7 +130,7 @@ impl Outcome {
         let mut report = Report::new(command);
         report.field("database", db.target.to_string());
         report.field("dry_run", dry_run);
-        report.field("result", self.result);
+        report.field("result", self.result.as_str());
         report.field("pause_id", self.pause_id);
         report.sections.push(section);
         report.print(format)

@@ -10,7 +10,7 @@ use crate::confirm::confirm;
 use crate::db::Db;
 use crate::exit::Code;
 use crate::output::note;
-use crate::packages::{self, Change, Outcome};
+use crate::packages::{self, Change, Outcome, PauseResult};
 use crate::sql;
 
 const COMMAND: &str = "pause-packages";
@@ -32,15 +32,15 @@ pub fn run(db: &mut Db, args: &PausePackagesArgs, format: Format) -> Result<Code
 
     let outcome = if let Some(open) = open {
         note(already_paused(&open));
-        Outcome::unchanged("already paused", Some(open.id))
+        Outcome::unchanged(PauseResult::AlreadyPaused, Some(open.id))
     } else if active.is_empty() {
         note("no package is active: nothing to pause; nothing changed");
-        Outcome::unchanged("nothing active", None)
+        Outcome::unchanged(PauseResult::NothingActive, None)
     } else if dry_run {
         print_plan(&active);
         note("dry run: nothing was written");
         Outcome {
-            result: "would pause",
+            result: PauseResult::WouldPause,
             pause_id: None,
             changes: active,
         }
@@ -99,7 +99,7 @@ fn pause(db: &mut Db, args: &PausePackagesArgs) -> Result<Outcome> {
     let Some(row) = tx.query_opt(sql::PACKAGES_START_PAUSE, &[&write.operator, &write.reason])?
     else {
         tx.rollback()?;
-        return Ok(Outcome::unchanged("already paused", None));
+        return Ok(Outcome::unchanged(PauseResult::AlreadyPaused, None));
     };
     let pause_id: i64 = row.get("id");
     let paused: Vec<Change> = tx
@@ -110,14 +110,14 @@ fn pause(db: &mut Db, args: &PausePackagesArgs) -> Result<Outcome> {
         .collect();
     if paused.is_empty() {
         tx.rollback()?;
-        return Ok(Outcome::unchanged("nothing active", None));
+        return Ok(Outcome::unchanged(PauseResult::NothingActive, None));
     }
     let ids: Vec<String> = paused.iter().map(|p| p.id.clone()).collect();
     tx.execute(sql::PACKAGES_RECORD_ITEMS, &[&pause_id, &ids])?;
     packages::audit(&mut tx, write, COMMAND, "pause_package", pause_id, &ids)?;
     tx.commit()?;
     Ok(Outcome {
-        result: "paused",
+        result: PauseResult::Paused,
         pause_id: Some(pause_id),
         changes: paused,
     })
@@ -127,7 +127,7 @@ fn pause(db: &mut Db, args: &PausePackagesArgs) -> Result<Outcome> {
 /// between the plan and the pause.
 fn report_outcome(db: &mut Db, outcome: &mut Outcome, planned: &[Change]) -> Result<()> {
     match outcome.result {
-        "paused" => {
+        PauseResult::Paused => {
             let mut done: Vec<&str> = outcome.changes.iter().map(|c| c.id.as_str()).collect();
             let mut plan: Vec<&str> = planned.iter().map(|c| c.id.as_str()).collect();
             done.sort_unstable();
@@ -143,7 +143,7 @@ fn report_outcome(db: &mut Db, outcome: &mut Outcome, planned: &[Change]) -> Res
                 outcome.pause_id.unwrap_or_default()
             ));
         }
-        "already paused" => {
+        PauseResult::AlreadyPaused => {
             // Another pause was opened between the plan and this one.
             let mut tx = db.read_only()?;
             let open = packages::open_pause(&mut tx)?;

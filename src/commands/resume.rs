@@ -13,7 +13,7 @@ use crate::confirm::confirm;
 use crate::db::Db;
 use crate::exit::Code;
 use crate::output::note;
-use crate::packages::{self, Change, OpenPause, Outcome};
+use crate::packages::{self, Change, OpenPause, Outcome, PauseResult};
 use crate::sql;
 
 const COMMAND: &str = "resume-packages";
@@ -42,13 +42,13 @@ pub fn run(db: &mut Db, args: &ResumePackagesArgs, format: Format) -> Result<Cod
     let outcome = match plan {
         None => {
             note("no open pause: nothing to resume; nothing changed");
-            Outcome::unchanged("no open pause", None)
+            Outcome::unchanged(PauseResult::NoOpenPause, None)
         }
         Some((open, items)) if dry_run => {
             print_plan(&open, &items);
             note("dry run: nothing was written");
             Outcome {
-                result: WOULD_RESUME,
+                result: PauseResult::WouldResume,
                 pause_id: Some(open.id),
                 changes: items,
             }
@@ -72,7 +72,7 @@ pub fn run(db: &mut Db, args: &ResumePackagesArgs, format: Format) -> Result<Cod
                         open.id
                     ));
                     Outcome {
-                        result: RESUMED,
+                        result: PauseResult::Resumed,
                         pause_id: Some(open.id),
                         changes,
                     }
@@ -82,7 +82,7 @@ pub fn run(db: &mut Db, args: &ResumePackagesArgs, format: Format) -> Result<Cod
                         "pause #{} was resumed by someone else meanwhile: nothing changed",
                         open.id
                     ));
-                    Outcome::unchanged("no open pause", None)
+                    Outcome::unchanged(PauseResult::NoOpenPause, None)
                 }
             }
         }
