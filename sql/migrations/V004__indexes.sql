@@ -10,6 +10,8 @@
 -- transaction. The adapter views compare ids as text, so an id column of
 -- another type is indexed on its text form. An index whose name exists but
 -- is INVALID (an interrupted build) is dropped and built again.
+-- Each statement ends with a comment giving the table's size and estimated
+-- rows, so `credits install --dry-run` says what each build will cost.
 -- A DBA can see what would be built with:
 --   psql -f sql/migrations/V004__indexes.sql
 WITH p AS (
@@ -46,8 +48,12 @@ FROM target t
 JOIN pg_index i ON i.indexrelid = to_regclass(format('%I.%I', t.schema_name, t.name))
 WHERE NOT i.indisvalid
 UNION ALL
-SELECT format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %s (%s)%s',
-              t.name, t.tbl, t.key_sql, coalesce(' WHERE ' || t.predicate, ''))
+SELECT format('CREATE INDEX CONCURRENTLY IF NOT EXISTS %I ON %s (%s)%s /* table %s, %s */',
+              t.name, t.tbl, t.key_sql, coalesce(' WHERE ' || t.predicate, ''),
+              pg_size_pretty(pg_table_size(t.tbl::regclass)),
+              (SELECT CASE WHEN c.reltuples < 0 THEN 'rows not estimated yet (never analyzed)'
+                           ELSE format('about %s rows', c.reltuples::bigint) END
+               FROM pg_class c WHERE c.oid = t.tbl::regclass))
 FROM target t
 -- Skip what the app already has: a valid index led by the same plain column.
 WHERE NOT EXISTS (
