@@ -165,7 +165,8 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
 /// lines of `--paid-file`, deduplicated. Anything that is not a `pi_` id is
 /// a usage error, before anything is read from the database.
 fn attested(args: &RetryFailedArgs) -> Result<Vec<String>> {
-    let mut ids: Vec<String> = args.paid.clone();
+    // Pasted ids often carry spaces around them.
+    let mut ids: Vec<String> = args.paid.iter().map(|id| id.trim().to_string()).collect();
     if let Some(path) = &args.paid_file {
         let text = std::fs::read_to_string(path).map_err(|error| {
             fail(
@@ -194,7 +195,7 @@ fn attested(args: &RetryFailedArgs) -> Result<Vec<String>> {
             ids.push(id.to_string());
         }
     }
-    if let Some(bad) = args.paid.iter().find(|id| !valid_payment_intent(id)) {
+    if let Some(bad) = ids.iter().find(|id| !valid_payment_intent(id)) {
         return Err(fail(
             Code::Usage,
             format!("--paid {bad:?} is not a Stripe payment intent id (pi_...); nothing was done"),
