@@ -274,9 +274,10 @@ pub struct ResumePackagesArgs {
     pub write: WriteOpts,
 }
 
-/// Which recharges and users a diagnosis looks at.
+/// Which recharges a diagnosis or a retry looks at: created since, and when
+/// a pending one counts as stuck.
 #[derive(Debug, Args)]
-pub struct ScopeArgs {
+pub struct WindowArgs {
     /// Recharges created since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
     #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
     pub since: crate::scope::Since,
@@ -284,6 +285,13 @@ pub struct ScopeArgs {
     /// A pending recharge older than this is stuck (e.g. 1h, 30min).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
     pub stuck_after: Duration,
+}
+
+/// Which recharges and users a diagnosis looks at.
+#[derive(Debug, Args)]
+pub struct ScopeArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
 
     /// Only this user: a user id or an email in the app's users table.
     #[arg(long)]
@@ -346,17 +354,12 @@ pub struct BulkFixArgs {
 
 #[derive(Debug, Args)]
 pub struct RetryFailedArgs {
-    /// Recharges created since: a duration (7d, 36h), a date (2026-11-20) or an RFC 3339 time.
-    #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
-    pub since: crate::scope::Since,
+    #[command(flatten)]
+    pub window: WindowArgs,
 
     /// Also retry pending recharges older than --stuck-after.
     #[arg(long)]
     pub include_pending: bool,
-
-    /// A pending recharge older than this is stuck (e.g. 1h, 30min).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
-    pub stuck_after: Duration,
 
     /// A payment intent you verified as paid in Stripe (repeatable): its recharge is
     /// credited even without stored evidence, and the attestation is audited.

@@ -13,7 +13,7 @@ use crate::output::{Report, Section, note};
 use crate::scope::{self, Scope};
 
 pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
-    let since = args.scope.since.at;
+    let since = args.scope.window.since.at;
     let target = db.target.to_string();
     let mut tx = db.snapshot()?;
     let scope = resolve_scope(&mut tx, &args.scope, since)?;
@@ -143,8 +143,8 @@ fn resolve_scope(
         .transpose()?;
     Ok(Scope {
         since,
-        since_arg: args.since.text.clone(),
-        stuck_after: args.stuck_after,
+        since_arg: args.window.since.text.clone(),
+        stuck_after: args.window.stuck_after,
         user_id,
         payment_intent,
     })

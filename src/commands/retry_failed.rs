@@ -40,7 +40,7 @@ fn count(outcomes: &[Outcome], action: Action) -> usize {
 }
 
 pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> {
-    let since = args.since.at;
+    let since = args.window.since.at;
     let attested = attested(args)?;
     db.profile()?.require_writable()?;
     let target = db.target.to_string();
@@ -223,7 +223,7 @@ fn retry(
     args: &RetryFailedArgs,
     commit: bool,
 ) -> Result<Vec<Outcome>> {
-    let stuck_after = format!("{} seconds", args.stuck_after.as_secs());
+    let stuck_after = format!("{} seconds", args.window.stuck_after.as_secs());
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut after: Option<String> = None;
     let mut committed = 0;
@@ -356,7 +356,7 @@ fn tell_unverified(outcomes: &[Outcome], unmatched: &[&String], args: &RetryFail
         note(format!(
             "{} attested payment intent(s) match no uncredited failed or stuck recharge in the window (--since {}){hint}: {}",
             unmatched.len(),
-            args.since.text,
+            args.window.since.text,
             unmatched
                 .iter()
                 .map(|pi| pi.as_str())
