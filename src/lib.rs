@@ -11,6 +11,7 @@ pub mod connect;
 pub mod contract;
 pub mod db;
 pub mod exit;
+pub mod health;
 pub mod interrupt;
 pub mod migrations;
 pub mod output;
