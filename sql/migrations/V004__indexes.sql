@@ -24,6 +24,9 @@ WITH p AS (
     UNION ALL SELECT 'credits_recharge_id_idx', 'recharges', ARRAY['id'], NULL FROM p
     UNION ALL SELECT 'credits_recharge_user_idx', 'recharges', ARRAY['user_id'], NULL FROM p
     UNION ALL SELECT 'credits_recharge_created_idx', 'recharges', ARRAY['created_at'], NULL FROM p
+    UNION ALL SELECT 'credits_recharge_payment_intent_idx', 'recharges', ARRAY['payment_intent_id'],
+                     format('%I IS NOT NULL', p.roles #>> '{recharges,columns,payment_intent_id,name}')
+    FROM p
     UNION ALL SELECT 'credits_balance_user_idx', 'balances', ARRAY['user_id'], NULL FROM p
     UNION ALL SELECT 'credits_webhook_event_payment_intent_idx', 'webhook_events',
                      ARRAY['payment_intent_id'], NULL
