@@ -78,7 +78,8 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    pub fn new() -> TestDb {
+    /// A fresh database of its own, made by `CREATE DATABASE <name> <options>`.
+    fn create(options: &str) -> TestDb {
         let server = server();
         let name = format!(
             "credits_test_{}_{}",
@@ -86,28 +87,23 @@ impl TestDb {
             NEXT_DB.fetch_add(1, Ordering::SeqCst)
         );
         connect(&server.admin)
-            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE}"))
+            .batch_execute(&format!("CREATE DATABASE {name} {options}"))
             .expect("creating a test database");
         let url = with_dbname(&server.admin, &name);
         TestDb { name, url }
+    }
+
+    pub fn new() -> TestDb {
+        TestDb::create(&format!("TEMPLATE {TEMPLATE}"))
     }
 
     /// A database holding one of the real-app shapes of
     /// `sql/reference/shapes/` (schema and planted incident), not the
     /// reference schema.
     pub fn shape(shape: reference::Shape) -> TestDb {
-        let server = server();
-        let name = format!(
-            "credits_test_{}_{}",
-            std::process::id(),
-            NEXT_DB.fetch_add(1, Ordering::SeqCst)
-        );
-        connect(&server.admin)
-            .batch_execute(&format!("CREATE DATABASE {name}"))
-            .expect("creating a test database");
-        let url = with_dbname(&server.admin, &name);
-        reference::load_shape(&mut connect(&url), shape).expect("loading the shape");
-        TestDb { name, url }
+        let db = TestDb::create("");
+        reference::load_shape(&mut db.client(), shape).expect("loading the shape");
+        db
     }
 
     /// A database with the reference incident generated in it.

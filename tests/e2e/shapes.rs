@@ -375,33 +375,26 @@ fn the_runbooks_own_app() {
         "both credits keep balance_after and total_recharged"
     );
 
+    // What the app's own crediting function answers for a recharge, as the
+    // webhook (the connecting role) calls it.
+    let app_credits = |recharge: &str| -> String {
+        app.db
+            .client()
+            .query_one(
+                "SELECT public.handle_stripe_webhook_payment_success(payment_intent_id, id) \
+                 FROM credit_recharge WHERE id = $1",
+                &[&recharge],
+            )
+            .unwrap()
+            .get(0)
+    };
     // A late Stripe retry through the app's own function is a duplicate.
     let ledger = app.count("SELECT count(*) FROM credit_transaction");
-    let answer: String = app
-        .db
-        .client()
-        .query_one(
-            "SELECT public.handle_stripe_webhook_payment_success(payment_intent_id, id) \
-             FROM credit_recharge WHERE id = 'fshse637ei7tbhx2521ptlcf'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(answer, "duplicate");
+    assert_eq!(app_credits("fshse637ei7tbhx2521ptlcf"), "duplicate");
     assert_eq!(app.count("SELECT count(*) FROM credit_transaction"), ledger);
 
     // The reverse: a recharge the app credits itself is never credited again.
-    let credited: String = app
-        .db
-        .client()
-        .query_one(
-            "SELECT public.handle_stripe_webhook_payment_success(payment_intent_id, id) \
-             FROM credit_recharge WHERE id = 'cgt8jj9t93qs3ysm41svs66n'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(credited, "success");
+    assert_eq!(app_credits("cgt8jj9t93qs3ysm41svs66n"), "success");
     for args in [
         &["bulk-fix", "--yes"][..],
         &[
@@ -450,48 +443,46 @@ fn the_runbooks_own_app() {
     );
     let check = app.credits(&["rls-fix", "--check", "--output", "json"]);
     assert_eq!(check.code, 0, "{check:?}");
-    let mut client = app.db.client();
-    let mut tx = client.transaction().unwrap();
-    tx.batch_execute(
-        "SET LOCAL ROLE authenticated; \
-         SELECT set_config('request.jwt.claims', '{\"sub\": \"lifwwzv0l50stf9qqg6kfs70\"}', true)",
-    )
-    .unwrap();
-    let minted = tx.query_one(
-        "SELECT public.handle_stripe_webhook_payment_success(payment_intent_id, id) \
-         FROM credit_recharge WHERE id = 'cgt8jj9t93qs3ysm41svs66n'",
-        &[],
-    );
-    let error =
-        minted.expect_err("a signed-in user still mints credits through the app's function");
-    assert_eq!(
-        error.code(),
-        Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
-        "{error}"
-    );
-    tx.rollback().unwrap();
-    let mut tx = client.transaction().unwrap();
-    tx.batch_execute(
-        "SET LOCAL ROLE authenticated; \
-         SELECT set_config('request.jwt.claims', '{\"sub\": \"lifwwzv0l50stf9qqg6kfs70\"}', true)",
-    )
-    .unwrap();
-    let own: i64 = tx
-        .query_one("SELECT count(*) FROM credit_recharge", &[])
-        .unwrap()
-        .get(0);
-    let theirs: i64 = tx
-        .query_one(
-            "SELECT count(*) FROM credit_recharge WHERE user_id = 'lifwwzv0l50stf9qqg6kfs70'",
-            &[],
+    // As a signed-in user (erin) through the API: in a transaction rolled back.
+    let as_erin = |work: &dyn Fn(&mut postgres::Transaction<'_>)| {
+        let mut client = app.db.client();
+        let mut tx = client.transaction().unwrap();
+        tx.batch_execute(
+            "SET LOCAL ROLE authenticated; \
+             SELECT set_config('request.jwt.claims', '{\"sub\": \"lifwwzv0l50stf9qqg6kfs70\"}', true)",
         )
-        .unwrap()
-        .get(0);
-    assert!(
-        own > 0 && own == theirs,
-        "a signed-in user sees only their own recharges"
-    );
-    tx.rollback().unwrap();
+        .unwrap();
+        work(&mut tx);
+        tx.rollback().unwrap();
+    };
+    as_erin(&|tx| {
+        let minted = tx.query_one(
+            "SELECT public.handle_stripe_webhook_payment_success(payment_intent_id, id) \
+             FROM credit_recharge WHERE id = 'cgt8jj9t93qs3ysm41svs66n'",
+            &[],
+        );
+        let error =
+            minted.expect_err("a signed-in user still mints credits through the app's function");
+        assert_eq!(
+            error.code(),
+            Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{error}"
+        );
+    });
+    as_erin(&|tx| {
+        let count = |tx: &mut postgres::Transaction<'_>, sql: &str| -> i64 {
+            tx.query_one(sql, &[]).unwrap().get(0)
+        };
+        let seen = count(tx, "SELECT count(*) FROM credit_recharge");
+        let own = count(
+            tx,
+            "SELECT count(*) FROM credit_recharge WHERE user_id = 'lifwwzv0l50stf9qqg6kfs70'",
+        );
+        assert!(
+            seen > 0 && seen == own,
+            "a signed-in user sees only their own recharges"
+        );
+    });
     // The evidence table is closed now: its rows count as evidence again.
     let debug = app.credits(&["debug", "--output", "json"]);
     assert!(!debug.stdout.contains("forgeable"), "{debug:?}");
