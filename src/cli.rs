@@ -233,6 +233,17 @@ pub struct WriteOpts {
     pub operator: String,
 }
 
+impl WriteOpts {
+    /// What the audit rows of `command` record.
+    pub fn audit<'a>(&'a self, command: &'a str) -> crate::repair::Audit<'a> {
+        crate::repair::Audit {
+            operator: &self.operator,
+            reason: self.reason.as_deref(),
+            command,
+        }
+    }
+}
+
 /// The login name without $USER (cron, containers, `env -i`): $LOGNAME, else
 /// this process's user id looked up in /etc/passwd, else `uid <n>`.
 fn os_user() -> String {
@@ -287,6 +298,28 @@ pub struct WindowArgs {
     pub stuck_after: Duration,
 }
 
+/// How a bulk repair cuts its work into transactions.
+#[derive(Debug, Args)]
+pub struct BatchOpts {
+    /// At most this many users (bulk-fix) or recharges (retry-failed) per transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub batch_size: u32,
+
+    /// The longest a batch may keep its row locks (e.g. 200ms): batches are sized by
+    /// measured time to stay well under it, so the live webhook never waits long.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "200ms")]
+    pub max_transaction: Duration,
+}
+
+impl BatchOpts {
+    pub fn sizing(&self) -> crate::repair::batches::Sizing {
+        crate::repair::batches::Sizing {
+            max_items: self.batch_size as usize,
+            max_transaction: self.max_transaction,
+        }
+    }
+}
+
 /// Which recharges and users a diagnosis looks at.
 #[derive(Debug, Args)]
 pub struct ScopeArgs {
@@ -336,9 +369,8 @@ pub struct BulkFixArgs {
     #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
     pub since: crate::scope::Since,
 
-    /// Users per transaction: smaller holds row locks for less time.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub batch_size: u32,
+    #[command(flatten)]
+    pub batches: BatchOpts,
 
     /// Refuse the whole run when crediting would grant more than this many credits in total.
     #[arg(long)]
@@ -369,6 +401,9 @@ pub struct RetryFailedArgs {
     /// A file of payment intents verified as paid, one per line (blank lines and # comments ignored).
     #[arg(long, value_name = "PATH")]
     pub paid_file: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub batches: BatchOpts,
 
     /// Also credit recharges whose only evidence is an app record that anon or a signed-in
     /// user could have written (forgeable); audited with the source named.

@@ -2,6 +2,7 @@
 //! Supabase/PostgreSQL. `main.rs` shows the flow; each command is one file
 //! under `commands/` plus its SQL under `sql/`.
 
+pub mod audit_log;
 pub mod checks;
 pub mod cli;
 pub mod cluster;

@@ -1,6 +1,6 @@
--- Repairs a batch of users (credits_ops.fix_user for each), in the caller's
--- transaction. $1 user ids, $2 operator, $3 reason, $4 command, $5 reverse
--- duplicates.
-SELECT u.user_id, f.recharge_id, f.action, f.credits, f.detail
-FROM unnest($1::text[]) AS u (user_id)
-CROSS JOIN LATERAL credits_ops.fix_user(u.user_id, $2, $3, $4, $5) AS f;
+-- Repairs a batch of users in the caller's transaction
+-- (credits_ops.fix_users, V011): what it did, a row each, in the columns
+-- every repair returns. $1 user ids, $2 operator, $3 reason, $4 command,
+-- $5 reverse duplicates.
+SELECT user_id, recharge_id, payment_intent_id, action, credits, detail
+FROM credits_ops.fix_users($1::text[], $2, $3, $4, $5);

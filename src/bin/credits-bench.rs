@@ -63,6 +63,11 @@ struct Args {
     /// Seed of the incident generator.
     #[arg(long, default_value_t = 42)]
     seed: i32,
+
+    /// Keep the reference schema's indexes on user_id. By default they are
+    /// dropped: real apps ship without them (the runbook's own app has none).
+    #[arg(long)]
+    app_user_indexes: bool,
 }
 
 /// One line of the results table.
@@ -145,6 +150,9 @@ fn run(args: Args) -> Result<()> {
         let mut base = connect(&cluster.conninfo("bench_base"))?;
         reference::create_schema(&mut base)?;
         reference::generate_incident(&mut base, args.recharges, users, args.seed)?;
+        if !args.app_user_indexes {
+            base.batch_execute(sql::BENCH_DROP_APP_INDEXES)?;
+        }
         base.batch_execute(sql::BENCH_VACUUM)?;
         counts(&mut base)?.0
     };
@@ -466,8 +474,14 @@ fn render(args: &Args, users: i32, recharges: i64, generate_seconds: f64, rows: 
     let _ = writeln!(
         out,
         "{recharges} recharges over {users} users (seed {}), generated in {generate_seconds:.1} s; \
-         runbook repair capped at {} s. Every case ran on a fresh copy of the same data.\n",
-        args.seed, args.cap_seconds
+         runbook repair capped at {} s. App schema: {}. Every case ran on a fresh copy of the same data.\n",
+        args.seed,
+        args.cap_seconds,
+        if args.app_user_indexes {
+            "with the reference schema's user_id indexes"
+        } else {
+            "without user_id indexes, as real apps ship (--app-user-indexes keeps them)"
+        }
     );
     let _ = writeln!(
         out,

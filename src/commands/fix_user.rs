@@ -8,30 +8,20 @@
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
-use serde_json::Value;
 
 use crate::cli::{FixUserArgs, Format};
 use crate::confirm::confirm;
 use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::output::{Report, Section, note};
-use crate::repair::Action;
+use crate::repair::{self, Outcome, Tally};
 use crate::scope;
 use crate::sql;
 
 struct Repair {
-    actions: Vec<(Option<String>, Action, Option<i64>, String)>,
+    outcomes: Vec<Outcome>,
     before: (Option<i64>, i64),
     after: (Option<i64>, i64),
-}
-
-impl Repair {
-    fn changes(&self) -> usize {
-        self.actions
-            .iter()
-            .filter(|(_, action, _, _)| action.is_change())
-            .count()
-    }
 }
 
 pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
@@ -48,25 +38,30 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
     let result = if args.write.dry_run {
         note(format!(
             "dry run: {} change(s) would be made; nothing was written",
-            plan.changes()
+            Tally::of(&plan.outcomes).changes()
         ));
         plan
-    } else if plan.changes() == 0 {
+    } else if Tally::of(&plan.outcomes).changes() == 0 {
         note(format!("nothing to repair for user {user_id}"));
         plan
     } else {
         note("Plan:");
-        for (recharge, action, credits, detail) in plan.actions.iter().filter(|a| a.1.is_change()) {
-            let recharge = recharge.clone().unwrap_or_else(|| "balance".to_string());
+        for o in plan.outcomes.iter().filter(|o| o.action.is_change()) {
             note(format!(
-                "  {action} {recharge}: {} ({detail})",
-                credits.unwrap_or(0)
+                "  {} {}: {} ({})",
+                o.action,
+                o.recharge_id.as_deref().unwrap_or("balance"),
+                o.credits.unwrap_or(0),
+                o.detail
             ));
         }
         confirm(
             &args.write,
             &db.target,
-            &format!("make {} change(s) for user {user_id}", plan.changes()),
+            &format!(
+                "make {} change(s) for user {user_id}",
+                Tally::of(&plan.outcomes).changes()
+            ),
         )?;
         let mut tx = db.transaction()?;
         let done = repair(&mut tx, &user_id, args)?;
@@ -84,22 +79,19 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
         "What happened",
         &["recharge_id", "action", "credits", "detail"],
     );
-    for (recharge, action, credits, detail) in &result.actions {
-        let action = action.shown(args.write.dry_run);
+    for o in &result.outcomes {
         actions.push(vec![
-            recharge
-                .as_ref()
-                .map_or(Value::Null, |id| id.clone().into()),
-            action.into(),
-            (*credits).into(),
-            detail.clone().into(),
+            o.recharge_id.clone().into(),
+            o.action.shown(args.write.dry_run).into(),
+            o.credits.into(),
+            o.detail.clone().into(),
         ]);
     }
     let mut report = Report::new("fix-user");
     report.field("database", target);
     report.field("user_id", user_id.to_string());
     report.field("dry_run", args.write.dry_run);
-    report.field("changes", result.changes());
+    report.field("changes", Tally::of(&result.outcomes).changes());
     report.sections = vec![actions, balance];
     report.print(format)?;
     Ok(Code::Ok)
@@ -107,32 +99,17 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
 
 fn repair(tx: &mut Transaction<'_>, user_id: &str, args: &FixUserArgs) -> Result<Repair> {
     let before = ledger(tx, user_id)?;
-    let rows = tx
-        .query(
-            sql::REPAIR_FIX_USER,
-            &[
-                &user_id,
-                &args.write.operator,
-                &args.write.reason,
-                &"fix-user",
-                &args.reverse_duplicates,
-            ],
-        )
-        .map_err(|error| explain_lock(error, user_id))?;
-    let actions = rows
-        .iter()
-        .map(|row| {
-            Ok((
-                row.get("recharge_id"),
-                Action::parse(row.get("action"))?,
-                row.get("credits"),
-                row.get("detail"),
-            ))
-        })
-        .collect::<Result<_>>()?;
+    let outcomes = repair::fix_users(
+        tx,
+        &[user_id.to_string()],
+        &args.write.audit("fix-user"),
+        args.reverse_duplicates,
+        false,
+    )
+    .map_err(|error| explain_lock(error, user_id))?;
     let after = ledger(tx, user_id)?;
     Ok(Repair {
-        actions,
+        outcomes,
         before,
         after,
     })
@@ -145,8 +122,11 @@ fn ledger(tx: &mut Transaction<'_>, user_id: &str) -> Result<(Option<i64>, i64)>
 
 /// A lock held by someone else (the live webhook, another repair) is not a
 /// failure of the data: say so, and that nothing changed.
-fn explain_lock(error: postgres::Error, user_id: &str) -> anyhow::Error {
-    if error.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
+fn explain_lock(error: anyhow::Error, user_id: &str) -> anyhow::Error {
+    let code = error
+        .downcast_ref::<postgres::Error>()
+        .and_then(|e| e.code());
+    if code == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) {
         fail(
             Code::Database,
             format!(
@@ -156,6 +136,6 @@ fn explain_lock(error: postgres::Error, user_id: &str) -> anyhow::Error {
             ),
         )
     } else {
-        error.into()
+        error
     }
 }

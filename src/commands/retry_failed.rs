@@ -1,18 +1,17 @@
 //! `credits retry-failed`: credit the failed (and, with `--include-pending`,
 //! stuck pending) recharges of a window that have evidence of payment, or
 //! whose payment intent the operator attests with `--paid`/`--paid-file`,
-//! through `credits_ops.retry_failed` (the same function as the runbook's
-//! `retry_failed_payments()`), which credits through `apply_recharge`.
+//! through the one crediting path (`credits_ops.retry_recharges`, on which
+//! the runbook's `retry_failed_payments()` also runs).
 //!
-//! As in `fix-user`, the plan is the repair itself run in a transaction that
-//! is rolled back; the real run starts a new transaction after the
-//! confirmation. Rows locked by someone else are skipped, never waited for,
-//! and reported (exit 5); running the command again credits them.
+//! The plan is a read-only query making the same decisions as the retry;
+//! the retry itself runs after the confirmation, in short batches that skip
+//! rows someone else holds (see `repair::batches`): a locked recharge is
+//! reported (exit 5), and running the command again credits it.
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use anyhow::Result;
 use serde_json::Value;
 
 use crate::cli::{Format, RetryFailedArgs};
@@ -21,89 +20,72 @@ use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::interrupt;
 use crate::output::{Report, Section, note};
-use crate::repair::Action;
+use crate::repair::{self, Action, Outcome, RetryTerms, Tally, batches};
 use crate::scope;
-use crate::sql;
-
-/// What `credits_ops.retry_failed` did (or would do) to one recharge.
-struct Outcome {
-    recharge_id: String,
-    user_id: String,
-    payment_intent_id: Option<String>,
-    credits: Option<i64>,
-    action: Action,
-    detail: String,
-}
-
-fn count(outcomes: &[Outcome], action: Action) -> usize {
-    outcomes.iter().filter(|o| o.action == action).count()
-}
 
 pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> {
-    let since = args.window.since.at;
     let attested = attested(args)?;
     db.profile()?.require_writable()?;
+    let terms = RetryTerms {
+        since: args.window.since.at,
+        include_pending: args.include_pending,
+        stuck_after: args.window.stuck_after,
+        attested: &attested,
+        trust_app_evidence: args.trust_app_evidence,
+    };
     let target = db.target.to_string();
-    let plan = retry(db, since, &attested, args, false)?;
-
-    let credited = count(&plan, Action::Credited);
-    let outcomes = if args.write.dry_run {
-        note(format!(
-            "dry run: {credited} recharge(s) would be credited; nothing was written"
-        ));
+    let plan = {
+        let mut tx = db.read_only()?;
+        let plan = repair::retry_plan(&mut tx, &terms, &args.write.operator)?;
+        tx.commit()?;
         plan
-    } else if credited == 0 {
-        note(
-            "nothing to credit: no failed or stuck recharge in the window has evidence of payment or an attestation",
-        );
+    };
+    let to_credit: Vec<String> = plan
+        .iter()
+        .filter(|o| o.action == Action::Credited)
+        .filter_map(|o| o.recharge_id.clone())
+        .collect();
+
+    let mut run = batches::Run::default();
+    let outcomes = if args.write.dry_run || to_credit.is_empty() {
+        note(if args.write.dry_run {
+            format!(
+                "dry run: {} recharge(s) would be credited; nothing was written",
+                to_credit.len()
+            )
+        } else {
+            "nothing to credit: no failed or stuck recharge in the window has evidence of payment or an attestation".to_string()
+        });
+        tell_unverified(&plan, &unmatched(&attested, &plan), args);
         plan
     } else {
         tell_unverified(&plan, &unmatched(&attested, &plan), args);
-        // Summarised: the counts and the first rows; every row is in
-        // `--dry-run --output json`.
-        const SHOWN: usize = 20;
-        let granted: i64 = plan
-            .iter()
-            .filter(|o| o.action == Action::Credited)
-            .filter_map(|o| o.credits)
-            .sum();
-        note(format!(
-            "Plan: credit {credited} recharge(s), {granted} credits in all{}:",
-            if credited > SHOWN {
-                format!(" (the first {SHOWN}; all of them: --dry-run --output json)")
-            } else {
-                String::new()
-            }
-        ));
-        for o in plan
-            .iter()
-            .filter(|o| o.action == Action::Credited)
-            .take(SHOWN)
-        {
-            note(format!(
-                "  credit {} ({}): {} credits to user {} ({})",
-                o.recharge_id,
-                o.payment_intent_id
-                    .as_deref()
-                    .unwrap_or("no payment intent"),
-                o.credits.unwrap_or(0),
-                o.user_id,
-                o.detail
-            ));
-        }
+        tell_plan(&plan);
         confirm(
             &args.write,
             &target,
-            &format!("credit {credited} failed or stuck recharge(s)"),
+            &format!("credit {} failed or stuck recharge(s)", to_credit.len()),
         )?;
         interrupt::listen();
-        retry(db, since, &attested, args, true)?
+        let audit = args.write.audit("retry-failed");
+        // What the plan leaves alone stays as planned; the rest is what the
+        // retry did.
+        let mut outcomes: Vec<Outcome> = plan
+            .into_iter()
+            .filter(|o| o.action != Action::Credited)
+            .collect();
+        run = batches::run(
+            db,
+            &to_credit,
+            args.batches.sizing(),
+            true,
+            "recharges",
+            |tx, batch| repair::retry_recharges(tx, batch, &terms, &audit),
+            |done| outcomes.extend(done),
+        )?;
+        outcomes.sort_by(|a, b| a.recharge_id.cmp(&b.recharge_id));
+        outcomes
     };
-
-    let unmatched = unmatched(&attested, &outcomes);
-    if args.write.dry_run || credited == 0 {
-        tell_unverified(&outcomes, &unmatched, args);
-    }
     tell_locked(&outcomes);
 
     let mut recharges = Section::new(
@@ -120,45 +102,69 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         ],
     );
     for o in &outcomes {
-        let action = o.action.shown(args.write.dry_run);
         recharges.push(vec![
-            o.recharge_id.to_string().into(),
-            o.user_id.to_string().into(),
+            o.recharge_id.clone().into(),
+            o.user_id.clone().into(),
             o.payment_intent_id.clone().into(),
             o.credits.into(),
-            action.into(),
+            o.action.shown(args.write.dry_run).into(),
             o.detail.clone().into(),
             o.payment_intent_id
                 .as_deref()
                 .map_or(Value::Null, |pi| scope::dashboard_url(pi).into()),
         ]);
     }
-    let granted: i64 = outcomes
-        .iter()
-        .filter(|o| o.action == Action::Credited)
-        .filter_map(|o| o.credits)
-        .sum();
-    let skipped = count(&outcomes, Action::SkippedLocked);
+    let tally = Tally::of(&outcomes);
+    let unmatched = unmatched(&attested, &outcomes);
     let mut report = Report::new("retry-failed");
     report.field("database", target);
     report.field("dry_run", args.write.dry_run);
-    report.field("since", crate::output::time(&since));
+    report.field("since", crate::output::time(&terms.since));
     report.field("include_pending", args.include_pending);
-    report.field("credited", count(&outcomes, Action::Credited));
-    report.field("credits_granted", granted);
-    report.field("no_evidence", count(&outcomes, Action::NoEvidence));
-    report.field(
-        "forgeable_evidence",
-        count(&outcomes, Action::ForgeableEvidence),
-    );
-    report.field("skipped_locked", skipped);
+    report.field("credited", tally.count(Action::Credited));
+    report.field("credits_granted", tally.credits(Action::Credited));
+    report.field("no_evidence", tally.count(Action::NoEvidence));
+    report.field("forgeable_evidence", tally.count(Action::ForgeableEvidence));
+    report.field("skipped_locked", tally.count(Action::SkippedLocked));
     report.field(
         "unmatched_attestations",
         Value::from(unmatched.iter().map(|pi| pi.as_str()).collect::<Vec<_>>()),
     );
     report.sections = vec![recharges];
     report.print(format)?;
-    Ok(if skipped > 0 { Code::Partial } else { Code::Ok })
+    Ok(run.finish(args.write.dry_run, "recharge(s)"))
+}
+
+/// On stderr before the confirmation: the counts and the first rows of the
+/// plan; every row is in `--dry-run --output json`.
+fn tell_plan(plan: &[Outcome]) {
+    const SHOWN: usize = 20;
+    let credited: Vec<&Outcome> = plan
+        .iter()
+        .filter(|o| o.action == Action::Credited)
+        .collect();
+    let granted: i64 = credited.iter().filter_map(|o| o.credits).sum();
+    note(format!(
+        "Plan: credit {} recharge(s), {granted} credits in all{}:",
+        credited.len(),
+        if credited.len() > SHOWN {
+            format!(" (the first {SHOWN}; all of them: --dry-run --output json)")
+        } else {
+            String::new()
+        }
+    ));
+    for o in credited.into_iter().take(SHOWN) {
+        note(format!(
+            "  credit {} ({}): {} credits to user {} ({})",
+            o.recharge_id.as_deref().unwrap_or(""),
+            o.payment_intent_id
+                .as_deref()
+                .unwrap_or("no payment intent"),
+            o.credits.unwrap_or(0),
+            o.user_id,
+            o.detail
+        ));
+    }
 }
 
 /// The payment intents the operator attests were paid: `--paid` and the
@@ -210,91 +216,6 @@ fn valid_payment_intent(id: &str) -> bool {
     id.len() > 3 && id.starts_with("pi_") && !id.contains(char::is_whitespace)
 }
 
-/// Candidates per transaction: each batch holds its row locks only until
-/// it commits, so the live webhook never waits long on a retry.
-const BATCH: i32 = 200;
-
-/// Runs credits_ops.retry_failed batch by batch, in recharge id order, each
-/// batch in its own transaction: committed, or rolled back for the plan.
-fn retry(
-    db: &mut Db,
-    since: DateTime<Utc>,
-    attested: &[String],
-    args: &RetryFailedArgs,
-    commit: bool,
-) -> Result<Vec<Outcome>> {
-    let stuck_after = format!("{} seconds", args.window.stuck_after.as_secs());
-    let mut outcomes: Vec<Outcome> = Vec::new();
-    let mut after: Option<String> = None;
-    let mut committed = 0;
-    loop {
-        if commit && interrupt::requested() {
-            return Err(fail(
-                Code::Partial,
-                format!(
-                    "interrupted: {committed} batch(es) were committed ({} recharge(s) credited); \
-                     nothing of the others was touched. Run the same command again to finish: \
-                     nothing is doubled.",
-                    count(&outcomes, Action::Credited)
-                ),
-            ));
-        }
-        let mut tx = db.transaction()?;
-        let rows = tx
-            .query(
-                sql::REPAIR_RETRY_FAILED,
-                &[
-                    &since,
-                    &args.include_pending,
-                    &stuck_after,
-                    &attested,
-                    &args.write.operator,
-                    &args.write.reason,
-                    &"retry-failed",
-                    &after,
-                    &BATCH,
-                    &args.trust_app_evidence,
-                ],
-            )
-            .with_context(|| {
-                let credited = count(&outcomes, Action::Credited);
-                if commit {
-                    format!("a batch failed; {credited} recharge(s) were credited and committed before it, nothing of this batch was; run the same command again to finish (nothing is doubled)")
-                } else {
-                    "planning the retry".to_string()
-                }
-            })?;
-        if commit {
-            tx.commit()
-                .context("committing a batch of credits; nothing of that batch was changed")?;
-            committed += 1;
-        } else {
-            tx.rollback()?;
-        }
-        let batch: Vec<Outcome> = rows
-            .iter()
-            .map(|row| {
-                Ok(Outcome {
-                    recharge_id: row.get("recharge_id"),
-                    user_id: row.get("user_id"),
-                    payment_intent_id: row.get("payment_intent_id"),
-                    credits: row.get("credits"),
-                    action: Action::parse(row.get("action"))?,
-                    detail: row.get("detail"),
-                })
-            })
-            .collect::<Result<_>>()?;
-        let full = batch.len() == BATCH as usize;
-        // The SQL pages in its own (collation's) order of ids: continue after
-        // the last row it returned, not after what Rust would sort last.
-        after = batch.last().map(|o| o.recharge_id.clone());
-        outcomes.extend(batch);
-        if !full {
-            return Ok(outcomes);
-        }
-    }
-}
-
 /// The attested payment intents that match no candidate recharge.
 fn unmatched<'a>(attested: &'a [String], outcomes: &[Outcome]) -> Vec<&'a String> {
     let matched: BTreeSet<&str> = outcomes
@@ -333,14 +254,14 @@ fn tell_unverified(outcomes: &[Outcome], unmatched: &[&String], args: &RetryFail
             match o.payment_intent_id.as_deref() {
                 Some(pi) => note(format!(
                     "  {} user {} {} credits: {}",
-                    o.recharge_id,
+                    o.recharge_id.as_deref().unwrap_or(""),
                     o.user_id,
                     o.credits.unwrap_or(0),
                     scope::dashboard_url(pi)
                 )),
                 None => note(format!(
                     "  {} user {} {} credits: no payment intent, nothing to verify in Stripe",
-                    o.recharge_id,
+                    o.recharge_id.as_deref().unwrap_or(""),
                     o.user_id,
                     o.credits.unwrap_or(0)
                 )),
@@ -379,7 +300,11 @@ fn tell_locked(outcomes: &[Outcome]) {
             locked.len()
         ));
         for o in locked {
-            note(format!("  {} user {}", o.recharge_id, o.user_id));
+            note(format!(
+                "  {} user {}",
+                o.recharge_id.as_deref().unwrap_or(""),
+                o.user_id
+            ));
         }
     }
 }

@@ -6,6 +6,7 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::audit_log;
 use crate::checks;
 use crate::cli::{Format, SupportArgs};
 use crate::db::Db;
@@ -117,36 +118,17 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
         }
     }
 
-    let mut audit = Section::new(
-        "audit",
-        "Recent audit log",
-        &[
-            "logged_at",
-            "operator",
-            "reason",
-            "command",
-            "action",
-            "recharge_id",
-            "credits_delta",
-            "balance_before",
-            "balance_after",
-        ],
-    );
-    for row in tx.query(sql::SUPPORT_AUDIT, &[&user_id])? {
-        audit.push(vec![
-            crate::output::time(&row.get::<_, DateTime<Utc>>("logged_at")).into(),
-            row.get::<_, String>("operator").into(),
-            row.get::<_, Option<String>>("reason").into(),
-            row.get::<_, String>("command").into(),
-            row.get::<_, String>("action").into(),
-            row.get::<_, Option<String>>("recharge_id")
-                .map(|id| id.to_string())
-                .into(),
-            row.get::<_, Option<i64>>("credits_delta").into(),
-            row.get::<_, Option<i64>>("balance_before").into(),
-            row.get::<_, Option<i64>>("balance_after").into(),
-        ]);
-    }
+    let recent = audit_log::entries(
+        &mut tx,
+        &audit_log::Filter {
+            since: DateTime::<Utc>::UNIX_EPOCH,
+            user_id: Some(&user_id),
+            reason: None,
+            action: None,
+            limit: Some(20),
+        },
+    )?;
+    let audit = audit_log::section("audit", "Recent audit log", &recent);
     tx.commit()?;
 
     let mut report = Report::new("support");

@@ -168,6 +168,73 @@ fn bulk_fix_killed_at_any_point_loses_and_doubles_nothing() {
     assert_eq!(db.violations(), vec![]);
 }
 
+/// A run killed in the middle of a batch leaves a server-side ghost holding
+/// its row locks until the server notices (client_connection_check_interval):
+/// the rerun started at once must wait it out, not exit 5 on its own ghost.
+#[test]
+fn a_rerun_right_after_six_kills_mid_batch_finishes_with_exit_0() {
+    let db = TestDb::installed_incident(3000, 300).0;
+    let missing: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM credits_demo.expected_finding WHERE kind = 'MISSING_TRANSACTION'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    // A slow app trigger, so each batch's statement runs long enough for
+    // the kill to land in it.
+    db.client()
+        .batch_execute(
+            "CREATE FUNCTION public.slow_ledger() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_sleep(0.03); RETURN NULL; END $$; \
+             CREATE TRIGGER slow_ledger AFTER INSERT ON public.credit_transaction \
+             FOR EACH ROW EXECUTE FUNCTION public.slow_ledger();",
+        )
+        .unwrap();
+    let before = recharge_transactions(&db);
+    let credited = |db: &TestDb| -> i64 {
+        db.client()
+            .query_one(
+                "SELECT count(*) FROM credits_ops.repair_log WHERE action = 'credited'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    for kill in 0..6 {
+        let start = credited(&db);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_credits"))
+            .args(["bulk-fix", "--yes"])
+            .env("DATABASE_URL", &db.url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Once a batch has committed, the next one is in flight: kill it there.
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while credited(&db) == start && child.try_wait().unwrap().is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no batch committed (kill {kill})"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(40));
+        let _ = child.kill(); // SIGKILL
+        child.wait().unwrap();
+    }
+    let finish = db.credits(&["bulk-fix", "--yes"]);
+    assert_eq!(finish.code, 0, "{finish:?}");
+    assert_eq!(
+        recharge_transactions(&db) - before,
+        missing,
+        "every missing credit exactly once"
+    );
+    assert_eq!(db.violations(), vec![]);
+}
+
 #[test]
 fn after_the_repairs_only_what_needs_a_human_is_left() {
     let db = TestDb::installed_incident(3000, 300).0;

@@ -1,5 +1,5 @@
 //! What a repair did to one recharge or balance, as the SQL repairs
-//! (`credits_ops.fix_user`, `retry_failed`, `apply_recharge`) name it,
+//! (`credits_ops.fix_users`, `retry_recharges`, `apply_recharge`) name it,
 //! parsed once, so every command counts changes and reports the same way.
 
 use std::fmt;

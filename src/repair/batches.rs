@@ -1,0 +1,269 @@
+//! The batch runner of the bulk repairs (`bulk-fix`, `retry-failed`): the
+//! work is cut into batches, each repaired in one short transaction that is
+//! committed (or, in a dry run, rolled back) on its own.
+//!
+//! - Batches are sized by measured time, not by a fixed count: each
+//!   transaction aims at half of `--max-transaction`, so the live webhook
+//!   never waits long behind one, whatever the app's indexes and data.
+//! - Rows someone else holds are skipped, never waited for. The items
+//!   skipped are tried again at the end, after short pauses: a CLI killed a
+//!   moment ago leaves a server-side ghost holding locks for about a second
+//!   (until `client_connection_check_interval` notices), and a rerun must
+//!   not trip over it.
+//! - A batch that fails for a reason of one item's data is redone item by
+//!   item, so one bad row does not hold back the rest.
+//! - Ctrl-C lets the batch in flight finish, then stops.
+//!
+//! An interrupted or failed run keeps what it committed and loses nothing
+//! else; the repairs are idempotent, so a rerun finishes the job.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use postgres::Transaction;
+
+use super::{Action, Outcome};
+use crate::db::Db;
+use crate::exit::Code;
+use crate::interrupt;
+use crate::output::note;
+
+/// How a run is cut into transactions.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizing {
+    /// At most this many items per transaction.
+    pub max_items: usize,
+    /// The longest transaction the run may keep open; batches aim at half.
+    pub max_transaction: Duration,
+}
+
+/// How a run ended.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// Transactions committed (rolled back, in a dry run).
+    pub batches: usize,
+    /// Items done: repaired, or seen and reported.
+    pub done: usize,
+    /// Stopped by Ctrl-C before every item was done.
+    pub interrupted: bool,
+    /// Items whose rows someone else still held at the end.
+    pub locked: Vec<String>,
+    /// Items that failed on their own data, with the error.
+    pub failed: Vec<(String, String)>,
+    /// The longest transaction the run kept open.
+    pub longest: Duration,
+}
+
+/// Pauses before trying locked items again: long enough for a killed run's
+/// ghost to be stopped by the server, short enough not to stall a run.
+const RETRY_PAUSES: [Duration; 3] = [
+    Duration::from_millis(500),
+    Duration::from_millis(1500),
+    Duration::from_millis(3000),
+];
+
+/// Runs `repair` over `items` in batches. `repair` returns the outcomes of
+/// one batch, in its transaction; those of an item skipped as locked are
+/// held back and the item retried, the rest go to `sink` as they come.
+/// With `commit` false every batch is rolled back (a dry run). `what` names
+/// the items on the progress bar.
+pub fn run(
+    db: &mut Db,
+    items: &[String],
+    sizing: Sizing,
+    commit: bool,
+    what: &str,
+    mut repair: impl FnMut(&mut Transaction<'_>, &[String]) -> Result<Vec<Outcome>>,
+    mut sink: impl FnMut(Vec<Outcome>),
+) -> Result<Run> {
+    let mut run = Run::default();
+    let mut size = sizing.max_items.clamp(1, 16);
+    let target = sizing.max_transaction / 2;
+    let mut pending: Vec<String> = items.to_vec();
+    let progress = progress_bar(items.len() as u64, what);
+    // Each round but the last is followed by a pause and a retry of what it
+    // found locked.
+    for pause in RETRY_PAUSES.iter().map(Some).chain([None]) {
+        let last_round = pause.is_none();
+        let mut locked = Vec::new();
+        let mut rest: &[String] = &pending;
+        while !rest.is_empty() {
+            if interrupt::requested() {
+                progress.finish_and_clear();
+                run.interrupted = true;
+                run.locked.extend(locked);
+                return Ok(run);
+            }
+            let batch = &rest[..size.min(rest.len())];
+            let started = Instant::now();
+            let outcomes = match in_transaction(db, commit, batch, &mut repair) {
+                Ok(outcomes) => outcomes,
+                // One item's data: redo the batch item by item.
+                Err(error) if is_data_error(&error) => {
+                    let mut outcomes = Vec::new();
+                    for item in batch {
+                        match in_transaction(db, commit, std::slice::from_ref(item), &mut repair) {
+                            Ok(one) => outcomes.extend(one),
+                            Err(error) if is_data_error(&error) => {
+                                run.failed.push((item.clone(), format!("{error:#}")))
+                            }
+                            Err(error) => return Err(stopped(error, &run, commit)),
+                        }
+                    }
+                    outcomes
+                }
+                Err(error) => return Err(stopped(error, &run, commit)),
+            };
+            let elapsed = started.elapsed();
+            run.longest = run.longest.max(elapsed);
+            run.batches += 1;
+            let (skipped, kept): (Vec<Outcome>, Vec<Outcome>) = outcomes
+                .into_iter()
+                .partition(|o| o.action == Action::SkippedLocked);
+            let mut skipped_items: Vec<String> = skipped
+                .iter()
+                .map(|o| item_of(o, batch))
+                .collect::<Vec<_>>();
+            skipped_items.sort();
+            skipped_items.dedup();
+            run.done += batch.len() - skipped_items.len();
+            progress.set_position(run.done as u64);
+            sink(kept);
+            if last_round {
+                sink(skipped);
+            }
+            locked.extend(skipped_items);
+            rest = &rest[batch.len()..];
+            size = next_size(size, elapsed, target, sizing.max_items);
+        }
+        if locked.is_empty() || last_round {
+            progress.finish_and_clear();
+            run.locked = locked;
+            return Ok(run);
+        }
+        if let Some(pause) = pause {
+            std::thread::sleep(*pause);
+        }
+        pending = locked;
+    }
+    Ok(run)
+}
+
+impl Run {
+    /// Says on stderr what a person must know of how the run ended, and the
+    /// exit code: partial (5) when it was interrupted or left items behind.
+    pub fn finish(&self, dry_run: bool, items: &str) -> Code {
+        if self.interrupted {
+            note(format!(
+                "interrupted: {} batch(es) were {} ({} {items} done); nothing of the others was touched. \
+                 Run the same command again to finish: nothing is doubled.",
+                self.batches,
+                if dry_run { "planned" } else { "committed" },
+                self.done
+            ));
+            Code::Partial
+        } else if self.locked.is_empty() && self.failed.is_empty() {
+            Code::Ok
+        } else {
+            note(format!(
+                "{} {items} skipped (rows locked by another session) and {} failed; \
+                 run the same command again for them",
+                self.locked.len(),
+                self.failed.len()
+            ));
+            Code::Partial
+        }
+    }
+}
+
+/// A progress bar on stderr, only when stderr is a terminal.
+fn progress_bar(total: u64, what: &str) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {what} {{elapsed}} (eta {{eta}})");
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The item a skipped outcome stands for: the recharge in a batch of
+/// recharges, else its user.
+fn item_of(outcome: &Outcome, batch: &[String]) -> String {
+    match &outcome.recharge_id {
+        Some(recharge) if batch.contains(recharge) => recharge.clone(),
+        _ => outcome.user_id.clone(),
+    }
+}
+
+fn in_transaction(
+    db: &mut Db,
+    commit: bool,
+    batch: &[String],
+    repair: &mut impl FnMut(&mut Transaction<'_>, &[String]) -> Result<Vec<Outcome>>,
+) -> Result<Vec<Outcome>> {
+    let mut tx = db.transaction()?;
+    let outcomes = repair(&mut tx, batch)?;
+    if commit {
+        tx.commit()
+            .context("committing a batch; nothing of that batch was changed")?;
+    } else {
+        tx.rollback()?;
+    }
+    Ok(outcomes)
+}
+
+/// The next batch's size: scaled towards the target time, at most doubling
+/// or halving at a step, within 1..=max.
+fn next_size(size: usize, elapsed: Duration, target: Duration, max: usize) -> usize {
+    let ratio = target.as_secs_f64() / elapsed.as_secs_f64().max(1e-4);
+    let scaled = (size as f64 * ratio.clamp(0.5, 2.0)).round() as usize;
+    scaled.clamp(1, max.max(1))
+}
+
+/// What stopped the run, with what was done before it.
+fn stopped(error: anyhow::Error, run: &Run, commit: bool) -> anyhow::Error {
+    if commit {
+        error.context(format!(
+            "a batch stopped the run: {} item(s) were repaired and committed before it in {} batch(es), \
+             nothing of this batch was; run the same command again to finish (nothing is doubled)",
+            run.done, run.batches
+        ))
+    } else {
+        error.context("planning the repair; nothing was written")
+    }
+}
+
+/// An error about the data of an item (a constraint, a trigger of the app,
+/// a lock wait that timed out), as opposed to the connection or the server.
+fn is_data_error(error: &anyhow::Error) -> bool {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<postgres::Error>())
+        .and_then(|e| e.code())
+        .is_some_and(|code| {
+            let class = &code.code()[..2];
+            // 22 data exception, 23 integrity, 40 deadlock or serialization
+            // (retried item by item), 55 lock not available, P0 raised in PL/pgSQL
+            matches!(class, "22" | "23" | "40" | "55" | "P0")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_grow_when_fast_and_shrink_when_slow_within_bounds() {
+        let target = Duration::from_millis(100);
+        assert_eq!(next_size(16, Duration::from_millis(10), target, 1000), 32);
+        assert_eq!(next_size(16, Duration::from_millis(400), target, 1000), 8);
+        assert_eq!(next_size(16, Duration::from_millis(100), target, 1000), 16);
+        assert_eq!(next_size(800, Duration::from_millis(1), target, 1000), 1000);
+        assert_eq!(next_size(1, Duration::from_secs(5), target, 1000), 1);
+    }
+}

@@ -1,0 +1,208 @@
+//! The repairs' library layer: what the repair SQL answers, parsed once
+//! into typed outcomes ([`Outcome`], [`Action`]) and counted the same way by
+//! every command ([`Tally`]); and the batch runner ([`batches`]) that
+//! `bulk-fix` and `retry-failed` share.
+
+mod action;
+pub mod batches;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use postgres::{Row, Transaction};
+
+use crate::sql;
+
+pub use action::Action;
+
+/// One thing a repair did (or, in a plan, would do), in the columns every
+/// repair SQL returns: user_id, recharge_id, payment_intent_id, action,
+/// credits, detail.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub user_id: String,
+    /// None for what concerns the user's balance.
+    pub recharge_id: Option<String>,
+    pub payment_intent_id: Option<String>,
+    pub action: Action,
+    pub credits: Option<i64>,
+    pub detail: String,
+}
+
+impl Outcome {
+    pub fn from_row(row: &Row) -> Result<Outcome> {
+        Ok(Outcome {
+            user_id: row.get("user_id"),
+            recharge_id: row.get("recharge_id"),
+            payment_intent_id: row.get("payment_intent_id"),
+            action: Action::parse(row.get("action"))?,
+            credits: row.get("credits"),
+            detail: row.get("detail"),
+        })
+    }
+
+    pub fn all(rows: &[Row]) -> Result<Vec<Outcome>> {
+        rows.iter().map(Outcome::from_row).collect()
+    }
+}
+
+/// What a run did, counted from its outcomes: how many of each action, the
+/// credits each moved, and the users with at least one change.
+#[derive(Debug, Default)]
+pub struct Tally {
+    counts: BTreeMap<Action, u64>,
+    credits: BTreeMap<Action, i64>,
+    users_changed: BTreeSet<String>,
+}
+
+impl Tally {
+    pub fn of(outcomes: &[Outcome]) -> Tally {
+        let mut tally = Tally::default();
+        tally.add(outcomes);
+        tally
+    }
+
+    pub fn add(&mut self, outcomes: &[Outcome]) {
+        for o in outcomes {
+            *self.counts.entry(o.action).or_default() += 1;
+            *self.credits.entry(o.action).or_default() += o.credits.unwrap_or(0);
+            if o.action.is_change() && !self.users_changed.contains(&o.user_id) {
+                self.users_changed.insert(o.user_id.clone());
+            }
+        }
+    }
+
+    pub fn count(&self, action: Action) -> u64 {
+        self.counts.get(&action).copied().unwrap_or(0)
+    }
+
+    pub fn credits(&self, action: Action) -> i64 {
+        self.credits.get(&action).copied().unwrap_or(0)
+    }
+
+    /// Changes made (or planned), of every kind.
+    pub fn changes(&self) -> u64 {
+        self.counts
+            .iter()
+            .filter(|(action, _)| action.is_change())
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Things seen and left alone for a person to decide (duplicates,
+    /// mismatches, missing evidence), not counting locked rows.
+    pub fn reported(&self) -> u64 {
+        self.counts
+            .iter()
+            .filter(|(action, _)| !action.is_change() && **action != Action::SkippedLocked)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    pub fn users_changed(&self) -> usize {
+        self.users_changed.len()
+    }
+}
+
+/// Who runs a repair and why: what the audit rows record.
+pub struct Audit<'a> {
+    pub operator: &'a str,
+    pub reason: Option<&'a str>,
+    pub command: &'a str,
+}
+
+/// The fix-user repair of a batch of users, in `tx`. With `skip_locked`,
+/// users with a row someone else holds are left alone and come back as
+/// skipped_locked; without it their locks are waited for (lock_timeout).
+pub fn fix_users(
+    tx: &mut Transaction<'_>,
+    users: &[String],
+    audit: &Audit<'_>,
+    reverse_duplicates: bool,
+    skip_locked: bool,
+) -> Result<Vec<Outcome>> {
+    let locked: Vec<String> = if skip_locked {
+        tx.query(sql::REPAIR_LOCK_USERS, &[&users])?
+            .iter()
+            .map(|row| row.get("user_id"))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let free: Vec<&String> = users.iter().filter(|u| !locked.contains(u)).collect();
+    let rows = tx.query(
+        sql::REPAIR_FIX_USERS,
+        &[
+            &free,
+            &audit.operator,
+            &audit.reason,
+            &audit.command,
+            &reverse_duplicates,
+        ],
+    )?;
+    let mut outcomes = Outcome::all(&rows)?;
+    outcomes.extend(locked.into_iter().map(|user_id| Outcome {
+        user_id,
+        recharge_id: None,
+        payment_intent_id: None,
+        action: Action::SkippedLocked,
+        credits: None,
+        detail: "rows locked by another session (the webhook, another repair): run again".into(),
+    }));
+    Ok(outcomes)
+}
+
+/// Which failed or stuck recharges `retry-failed` looks at, and on what
+/// terms it may credit them.
+pub struct RetryTerms<'a> {
+    pub since: DateTime<Utc>,
+    pub include_pending: bool,
+    pub stuck_after: Duration,
+    /// Payment intents the operator attests were paid.
+    pub attested: &'a [String],
+    pub trust_app_evidence: bool,
+}
+
+/// What retrying would do to every candidate, read-only: the plan.
+pub fn retry_plan(
+    tx: &mut Transaction<'_>,
+    terms: &RetryTerms<'_>,
+    operator: &str,
+) -> Result<Vec<Outcome>> {
+    let stuck_after = format!("{} seconds", terms.stuck_after.as_secs());
+    let rows = tx.query(
+        sql::REPAIR_RETRY_PLAN,
+        &[
+            &terms.since,
+            &terms.include_pending,
+            &stuck_after,
+            &terms.attested,
+            &operator,
+            &terms.trust_app_evidence,
+        ],
+    )?;
+    Outcome::all(&rows)
+}
+
+/// Retries a batch of recharges in `tx`, skipping rows someone else holds.
+pub fn retry_recharges(
+    tx: &mut Transaction<'_>,
+    recharges: &[String],
+    terms: &RetryTerms<'_>,
+    audit: &Audit<'_>,
+) -> Result<Vec<Outcome>> {
+    let rows = tx.query(
+        sql::REPAIR_RETRY_RECHARGES,
+        &[
+            &recharges,
+            &terms.attested,
+            &audit.operator,
+            &audit.reason,
+            &audit.command,
+            &terms.trust_app_evidence,
+        ],
+    )?;
+    Outcome::all(&rows)
+}
