@@ -372,13 +372,16 @@ $fn$;
 -- `adjustment` per duplicated recharge), then set each cached balance to
 -- its ledger sum. Every change is audited; running it again changes
 -- nothing. One row per thing done or seen, in the columns every repair
--- returns.
+-- returns. With p_skip_locked (bulk-fix), a user with a recharge or balance
+-- row another session holds is left alone, as one skipped_locked row;
+-- without it (fix-user) those locks are waited for, up to lock_timeout.
 CREATE FUNCTION credits_ops.fix_users(
     p_users text[],
     p_operator text DEFAULT NULL,
     p_reason text DEFAULT NULL,
     p_command text DEFAULT 'fix_user',
-    p_reverse_duplicates boolean DEFAULT false)
+    p_reverse_duplicates boolean DEFAULT false,
+    p_skip_locked boolean DEFAULT false)
 RETURNS TABLE (user_id text, recharge_id text, payment_intent_id text, action text,
                credits bigint, detail text)
 LANGUAGE plpgsql
@@ -393,15 +396,32 @@ DECLARE
     v_users    text[];
     v_sums     bigint[];
     v_balances bigint[];
+    v_held     text[];
     v_before   bigint;
     v_excess   bigint;
 BEGIN
     -- The lock order of every writer: all the users' recharge rows (by id),
     -- then balance rows. Taking them first means a webhook crediting
     -- another recharge of these users meanwhile waits or goes first, and
-    -- never deadlocks with us. (bulk-fix has taken them already, skipping
-    -- the users someone else holds: then this is a no-op.)
-    PERFORM FROM credits_ops.app_recharge r WHERE r.user_id = ANY (p_users) ORDER BY r.id FOR UPDATE;
+    -- never deadlocks with us.
+    IF p_skip_locked THEN
+        v_ids := ARRAY(SELECT r.id FROM credits_ops.app_recharge r
+                       WHERE r.user_id = ANY (p_users) ORDER BY r.id FOR UPDATE SKIP LOCKED);
+        v_users := ARRAY(SELECT b.user_id FROM credits_ops.app_balance b
+                         WHERE b.user_id = ANY (p_users) ORDER BY b.user_id FOR UPDATE SKIP LOCKED);
+        -- Held by someone else: a recharge or a balance row we did not get.
+        v_held := ARRAY(SELECT r.user_id FROM credits_ops.app_recharge r
+                        WHERE r.user_id = ANY (p_users) AND r.id <> ALL (v_ids)
+                        UNION
+                        SELECT b.user_id FROM credits_ops.app_balance b
+                        WHERE b.user_id = ANY (p_users) AND b.user_id <> ALL (v_users));
+        RETURN QUERY SELECT h, NULL::text, NULL::text, 'skipped_locked'::text, NULL::bigint,
+                            'rows locked by another session (the webhook, another repair): run again'::text
+                       FROM unnest(v_held) AS h;
+        p_users := ARRAY(SELECT u FROM unnest(p_users) AS u WHERE u <> ALL (v_held));
+    ELSE
+        PERFORM FROM credits_ops.app_recharge r WHERE r.user_id = ANY (p_users) ORDER BY r.id FOR UPDATE;
+    END IF;
 
     RETURN QUERY
     SELECT c.user_id, c.recharge_id, c.payment_intent_id, c.action,
@@ -507,7 +527,7 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.fix_users(text[], text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.fix_users(text[], text, text, text, boolean, boolean) FROM PUBLIC;
 
 -- One user (V007's signature: `credits fix-user`, psql, the runbook's
 -- manual_fix_user_credits), on the batch repair.

@@ -123,35 +123,18 @@ pub fn fix_users(
     reverse_duplicates: bool,
     skip_locked: bool,
 ) -> Result<Vec<Outcome>> {
-    let locked: Vec<String> = if skip_locked {
-        tx.query(sql::REPAIR_LOCK_USERS, &[&users])?
-            .iter()
-            .map(|row| row.get("user_id"))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let free: Vec<&String> = users.iter().filter(|u| !locked.contains(u)).collect();
     let rows = tx.query(
         sql::REPAIR_FIX_USERS,
         &[
-            &free,
+            &users,
             &audit.operator,
             &audit.reason,
             &audit.command,
             &reverse_duplicates,
+            &skip_locked,
         ],
     )?;
-    let mut outcomes = Outcome::all(&rows)?;
-    outcomes.extend(locked.into_iter().map(|user_id| Outcome {
-        user_id,
-        recharge_id: None,
-        payment_intent_id: None,
-        action: Action::SkippedLocked,
-        credits: None,
-        detail: "rows locked by another session (the webhook, another repair): run again".into(),
-    }));
-    Ok(outcomes)
+    Outcome::all(&rows)
 }
 
 /// Which failed or stuck recharges `retry-failed` looks at, and on what
