@@ -108,7 +108,9 @@ pub fn catalogue() -> Result<Vec<Check>> {
         .collect()
 }
 
-/// Runs every check in `tx`, whose scope settings are already applied.
+/// Runs every check in `tx`, whose scope settings are already applied, as
+/// one statement: the facts of V013 computed once (sql/debug/facts.sql),
+/// then each check a branch of a UNION ALL reading them.
 /// With `one_subject` (the run is about one user or payment), the checks
 /// headed `-- scope: database` (RLS, a silent webhook) are skipped: they are
 /// not about that user.
@@ -130,37 +132,42 @@ pub fn run_all(tx: &mut Transaction<'_>, one_subject: bool) -> Result<Vec<Outcom
         } else {
             None
         };
-        let findings = if skipped.is_none() {
-            let rows = tx.query(check.sql, &[]).with_context(|| {
-                format!(
-                    "running check {} (sql/checks/{}.sql)",
-                    check.name,
-                    check.name.to_lowercase()
-                )
-            })?;
-            Some(
-                rows.iter()
-                    .map(|row| {
-                        Ok(Finding {
-                            check: row.get("check_name"),
-                            severity: Severity::parse(row.get("severity"))?,
-                            recharge_id: row.get("recharge_id"),
-                            user_id: row.get("user_id"),
-                            payment_intent_id: row.get("payment_intent_id"),
-                            credits: row.get("credits"),
-                            detail: row.get("detail"),
-                            fix: row.get("fix"),
-                        })
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            )
-        } else {
-            None
-        };
+        let findings = skipped.is_none().then(Vec::new);
         outcomes.push(Outcome {
             check,
             findings,
             skipped,
+        });
+    }
+    let branches: Vec<String> = outcomes
+        .iter()
+        .filter(|o| o.findings.is_some())
+        .map(|o| format!("({})", o.check.sql.trim().trim_end_matches(';')))
+        .collect();
+    if branches.is_empty() {
+        return Ok(outcomes);
+    }
+    let statement = format!("{}{}", sql::DEBUG_FACTS, branches.join("\nUNION ALL\n"));
+    let rows = tx
+        .query(statement.as_str(), &[])
+        .context("running the checks of sql/checks/ over the facts of sql/debug/facts.sql")?;
+    for row in &rows {
+        let check: String = row.get("check_name");
+        let outcome = outcomes
+            .iter_mut()
+            .find(|o| o.check.name == check)
+            .with_context(|| {
+                format!("a check answered as {check:?}, which is not its file's name")
+            })?;
+        outcome.findings.get_or_insert_with(Vec::new).push(Finding {
+            check,
+            severity: Severity::parse(row.get("severity"))?,
+            recharge_id: row.get("recharge_id"),
+            user_id: row.get("user_id"),
+            payment_intent_id: row.get("payment_intent_id"),
+            credits: row.get("credits"),
+            detail: row.get("detail"),
+            fix: row.get("fix"),
         });
     }
     Ok(outcomes)

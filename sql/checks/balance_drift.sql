@@ -1,26 +1,17 @@
 -- title: Cached balance differs from the sum of the user's ledger
 -- severity: error
 -- fix: credits fix-user <user_id>
--- Per user, at any age (a balance is the sum of the whole ledger); the
--- recharge window does not apply, credits.user_id does.
-WITH ledger AS (
-    SELECT t.user_id, sum(t.amount) AS total
-    FROM credits_ops.app_transaction t
-    WHERE CASE WHEN nullif(current_setting('credits.user_id', true), '') IS NULL THEN true
-               ELSE t.user_id = nullif(current_setting('credits.user_id', true), '') END
-    GROUP BY t.user_id
-)
+-- Reads user_facts (V013): per user, the ledger's sum and the cached
+-- balance, at any age (the recharge window does not apply, credits.user_id
+-- does). In psql: SET search_path = credits_ops, public;
 SELECT 'BALANCE_DRIFT'::text AS check_name,
        'error'::text AS severity,
        NULL::text AS recharge_id,
-       b.user_id,
+       u.user_id,
        NULL::text AS payment_intent_id,
-       (coalesce(l.total, 0) - b.balance)::bigint AS credits,
-       format('balance %s, ledger sum %s', b.balance, coalesce(l.total, 0)) AS detail,
-       'credits fix-user ' || b.user_id AS fix
-FROM credits_ops.app_balance b
-LEFT JOIN ledger l ON l.user_id = b.user_id
-WHERE b.balance IS DISTINCT FROM coalesce(l.total, 0)
-  AND CASE WHEN nullif(current_setting('credits.user_id', true), '') IS NULL THEN true
-           ELSE b.user_id = nullif(current_setting('credits.user_id', true), '') END
-ORDER BY b.user_id;
+       (u.ledger_sum - u.balance)::bigint AS credits,
+       format('balance %s, ledger sum %s', u.balance, u.ledger_sum) AS detail,
+       'credits fix-user ' || u.user_id AS fix
+FROM user_facts u
+WHERE u.has_balance_row AND u.balance IS DISTINCT FROM u.ledger_sum
+ORDER BY u.user_id;

@@ -5,11 +5,11 @@
 -- place that decides it (shared with the repairs). Evidence only from an
 -- app table that anon or signed-in users can write is marked forgeable: the
 -- repairs credit it only on --trust-app-evidence or the operator's --paid.
+-- Reads recharge_facts (V013): the recharges in scope with what the ledger
+-- holds for each. In psql: SET search_path = credits_ops, public;
 WITH failed AS (
-    SELECT r.* FROM credits_ops.recharge_scope r
-    WHERE r.status = 'failed'
-      AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
-                      WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
+    SELECT r.* FROM recharge_facts r
+    WHERE r.status = 'failed' AND r.credits_n = 0
 ), evidence AS (
     SELECT e.payment_intent_id, e.sources, e.forgeable
     FROM credits_ops.evidence_summary(ARRAY(SELECT payment_intent_id FROM failed

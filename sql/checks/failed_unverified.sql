@@ -1,11 +1,11 @@
 -- title: Failed recharge with no evidence of payment: verify in Stripe before crediting
 -- severity: warning
 -- fix: credits retry-failed --paid <payment_intent_id> (only after checking the Stripe dashboard)
+-- Reads recharge_facts (V013): the recharges in scope with what the ledger
+-- holds for each. In psql: SET search_path = credits_ops, public;
 WITH failed AS (
-    SELECT r.* FROM credits_ops.recharge_scope r
-    WHERE r.status = 'failed'
-      AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
-                      WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
+    SELECT r.* FROM recharge_facts r
+    WHERE r.status = 'failed' AND r.credits_n = 0
 )
 SELECT 'FAILED_UNVERIFIED'::text AS check_name,
        'warning'::text AS severity,

@@ -1,8 +1,8 @@
 -- title: Completed recharge with no recharge transaction: the user paid and never got the credits
 -- severity: error
 -- fix: credits fix-user <user_id>
--- Every check returns the same columns: check_name, severity, recharge_id,
--- user_id, payment_intent_id, credits, detail, fix. Scope: credits_ops.recharge_scope.
+-- Reads recharge_facts (V013): the recharges in scope with what the ledger
+-- holds for each. In psql: SET search_path = credits_ops, public;
 SELECT 'MISSING_TRANSACTION'::text AS check_name,
        'error'::text AS severity,
        r.id AS recharge_id,
@@ -11,8 +11,6 @@ SELECT 'MISSING_TRANSACTION'::text AS check_name,
        r.amount::bigint AS credits,
        format('completed at %s without a recharge transaction', date_trunc('second', r.created_at)) AS detail,
        'credits fix-user ' || r.user_id AS fix
-FROM credits_ops.recharge_scope r
-WHERE r.status = 'completed'
-  AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
-                  WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
+FROM recharge_facts r
+WHERE r.status = 'completed' AND r.credits_n = 0
 ORDER BY r.created_at;

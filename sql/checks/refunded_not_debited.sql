@@ -1,17 +1,16 @@
 -- title: Refunded recharge whose credits are still in the ledger
 -- severity: warning
 -- fix: none: debit with a `refund` transaction once the refund is confirmed in Stripe
+-- Reads recharge_facts (V013): the recharges in scope with what the ledger
+-- holds for each. In psql: SET search_path = credits_ops, public;
 SELECT 'REFUNDED_NOT_DEBITED'::text AS check_name,
        'warning'::text AS severity,
        r.id AS recharge_id,
        r.user_id,
        r.payment_intent_id,
-       t.net::bigint AS credits,
-       format('refunded, but its transactions still grant %s credits', t.net) AS detail,
+       r.net::bigint AS credits,
+       format('refunded, but its transactions still grant %s credits', r.net) AS detail,
        NULL::text AS fix
-FROM credits_ops.recharge_scope r
-JOIN LATERAL (SELECT sum(ct.amount) AS net
-              FROM credits_ops.app_transaction ct
-              WHERE ct.related_recharge_id = r.id) t ON t.net > 0
-WHERE r.status = 'refunded'
+FROM recharge_facts r
+WHERE r.status = 'refunded' AND r.net > 0
 ORDER BY r.created_at;

@@ -1,12 +1,12 @@
 -- title: Pending for longer than --stuck-after with no evidence of payment (abandoned, or the webhook is lost)
 -- severity: warning
 -- fix: credits retry-failed --include-pending --paid <payment_intent_id> (only after checking the Stripe dashboard)
+-- Reads recharge_facts (V013): the recharges in scope with what the ledger
+-- holds for each. In psql: SET search_path = credits_ops, public;
 WITH stuck AS (
-    SELECT r.* FROM credits_ops.recharge_scope r
-    WHERE r.status = 'pending'
+    SELECT r.* FROM recharge_facts r
+    WHERE r.status = 'pending' AND r.credits_n = 0
       AND r.created_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval
-      AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
-                      WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 )
 SELECT 'STUCK_PENDING'::text AS check_name,
        'warning'::text AS severity,

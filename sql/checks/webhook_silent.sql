@@ -3,6 +3,8 @@
 -- scope: database
 -- fix: none: check the endpoint and its signing secret in the Stripe dashboard (Developers > Webhooks)
 -- requires: credits_ops.app_webhook_event = the app's webhook events table (public.stripe_webhook_event, or webhook_events.table in credits.toml)
+-- Reads recharge_facts (V013): the recharges in scope with what the ledger
+-- holds for each. In psql: SET search_path = credits_ops, public;
 WITH last_success AS (
     SELECT max(e.received_at) AS at
     FROM credits_ops.app_webhook_event e
@@ -10,7 +12,7 @@ WITH last_success AS (
                      'checkout.session.completed')
 ), waiting AS (
     SELECT count(*) AS n, min(r.created_at) AS oldest, sum(r.amount) AS credits
-    FROM credits_ops.recharge_scope r, last_success s
+    FROM recharge_facts r, last_success s
     WHERE r.status = 'pending'
       AND r.created_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval
       AND (s.at IS NULL OR r.created_at > s.at)
