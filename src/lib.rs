@@ -22,3 +22,4 @@ pub mod repair;
 pub mod rls;
 pub mod scope;
 pub mod sql;
+pub mod stripe;
