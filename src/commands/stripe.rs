@@ -87,7 +87,7 @@ fn check(client: &Client, db: &mut Db, args: &StripeCheckArgs, format: Format) -
         ]);
     }
     let mut found = Section::new(
-        "problems",
+        "webhook_problems",
         format!("{stripe}: webhook problems"),
         &["problem", "endpoint_id", "detail"],
     );
