@@ -259,6 +259,10 @@ fn reconcile(
             },
         ]);
     }
+    // Grouped as the summary lists the categories, in Stripe's order within each.
+    reconciler
+        .findings
+        .sort_by_key(|f| Category::ALL.iter().position(|c| *c == f.category));
     let mut findings = Section::new(
         "findings",
         format!("{stripe}: disagreements"),

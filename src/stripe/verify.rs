@@ -188,6 +188,7 @@ pub fn verify_payment(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stripe::key::Key;
 
     fn intent(json: serde_json::Value) -> Payment {
         let intent: PaymentIntent = serde_json::from_value(json).unwrap();
@@ -277,6 +278,71 @@ mod tests {
             assert!(!verdict.is_paid());
             assert!(!verdict.describe().is_empty());
         }
+    }
+
+    /// One canned HTTP answer on loopback; returns the base URL and the
+    /// request line and headers it received.
+    fn answer_once(status: &str, body: String) -> (String, std::thread::JoinHandle<String>) {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let status = status.to_string();
+        let server = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            while reader.read_line(&mut request).unwrap() > 2 {}
+            let mut stream = stream;
+            write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                 Request-Id: req_unit1\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+            request
+        });
+        (base, server)
+    }
+
+    fn client(base: &str) -> Client {
+        let settings = crate::stripe::client::Settings {
+            base: crate::stripe::client::base_url(Some(base)).unwrap(),
+            timeout: std::time::Duration::from_secs(10),
+            max_rate: None,
+        };
+        Client::new(Key::parse("sk_test_unit", "test").unwrap(), &settings).unwrap()
+    }
+
+    #[test]
+    fn verify_payment_retrieves_the_intent_with_its_charge() {
+        let mut json = paid();
+        json["latest_charge"]["disputed"] = true.into();
+        let (base, server) = answer_once("200 OK", json.to_string());
+        let verified = verify_payment(&client(&base), "pi_1", Some(999), Some("usd")).unwrap();
+        assert_eq!(verified.verdict, Verdict::Disputed);
+        assert_eq!(verified.request_id.as_deref(), Some("req_unit1"));
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with("GET /v1/payment_intents/pi_1?expand%5B%5D=latest_charge "),
+            "{request}"
+        );
+        assert!(
+            request.contains(crate::stripe::client::API_VERSION),
+            "{request}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_payment_intent_is_stripes_error() {
+        let body = serde_json::json!({"error": {"type": "invalid_request_error",
+            "code": "resource_missing", "message": "No such payment_intent: 'pi_x'"}});
+        let (base, _server) = answer_once("404 Not Found", body.to_string());
+        let error = verify_payment(&client(&base), "pi_x", None, None).unwrap_err();
+        let text = format!("{error:#}");
+        assert!(text.contains("No such payment_intent: 'pi_x'"), "{text}");
+        assert!(text.contains("req_unit1"), "{text}");
+        assert_eq!(crate::exit::code_of(&error), crate::exit::Code::Database);
     }
 
     #[test]
