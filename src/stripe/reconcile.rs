@@ -54,7 +54,7 @@ impl Category {
     pub fn what_to_do(self) -> &'static str {
         match self {
             Category::PaidNotCredited => {
-                "credit it: credits retry-failed --paid <payment intent> (or credits fix-user <user> for a completed recharge)"
+                "credit it: credits retry-failed --include-pending --paid <payment intent> (or credits fix-user <user> for a completed recharge)"
             }
             Category::CreditedNotPaid => {
                 "check the payment in the Dashboard (the other mode? another account?); debit by hand if unpaid"
