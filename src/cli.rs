@@ -29,7 +29,9 @@ when value >= crit; `off` disables one):
                            error checks crit 1, warning checks warn 1, info checks none
   stuck_pending_age        seconds (or 90min, 2h): warn 1h, crit 4h
   webhook_failed           failed webhook events in the window: warn 1, crit 10
-  success_event_age        seconds (or 6h): warn 6h, crit 24h";
+  success_event_age        seconds (or 6h): warn 6h, crit 24h
+  stripe_undelivered_events  success events Stripe could not deliver (only when
+                           STRIPE_API_KEY is set): warn 1, crit 10";
 
 /// Diagnose and repair a Stripe-fed prepaid-credits ledger in Supabase/PostgreSQL.
 #[derive(Debug, Parser)]

@@ -762,3 +762,74 @@ fn test_dir(db: &TestDb) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[test]
+fn health_counts_the_events_stripe_could_not_deliver_when_a_key_is_set() {
+    let db = TestDb::healthy();
+    let stripe = FakeStripe::start(webhook_seed(
+        vec![endpoint("we_app", WEBHOOK_URL, "enabled", &["*"], None)],
+        vec![
+            event(
+                "evt_lost1",
+                "payment_intent.succeeded",
+                "pi_ok1",
+                now() - 3600,
+                false,
+            ),
+            event(
+                "evt_lost2",
+                "checkout.session.async_payment_succeeded",
+                "pi_ok2",
+                now() - 1800,
+                false,
+            ),
+            event(
+                "evt_fine",
+                "payment_intent.succeeded",
+                "pi_ok1",
+                now() - 1200,
+                true,
+            ),
+        ],
+    ));
+    let prom = test_dir(&db).join("credits.prom");
+    let out = run(
+        &db,
+        &stripe,
+        &["health", "--prometheus-file", prom.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 1, "WARNING: {out:?}");
+    assert!(
+        out.stdout
+            .starts_with("CREDITS WARNING - 2 stripe undelivered events |"),
+        "{out:?}"
+    );
+    assert!(
+        out.stdout.contains(" stripe_undelivered_events=2;1;10"),
+        "{out:?}"
+    );
+    let text = std::fs::read_to_string(&prom).unwrap();
+    assert!(
+        text.contains("\ncredits_stripe_undelivered_events 2\n"),
+        "{text}"
+    );
+
+    // Without a key, health does not ask Stripe and has no such metric.
+    let before = stripe.requests("/v1/events").len();
+    let out = run_with_key(&db, &stripe, "", &["health"]);
+    assert_eq!(out.code, 0, "{out:?}");
+    assert!(!out.stdout.contains("stripe_undelivered_events"), "{out:?}");
+    assert_eq!(stripe.requests("/v1/events").len(), before);
+
+    // A key Stripe refuses makes health UNKNOWN, without printing it.
+    let wrong = "sk_test_51RefusedByTheFakeStripe0000";
+    let out = run_with_key(&db, &stripe, wrong, &["health"]);
+    assert_eq!(out.code, 3, "{out:?}");
+    assert!(out.stdout.starts_with("CREDITS UNKNOWN - "), "{out:?}");
+    assert!(out.stdout.contains("the Stripe key was refused"), "{out:?}");
+    assert!(
+        !out.stdout.contains(wrong) && !out.stderr.contains(wrong),
+        "{out:?}"
+    );
+    std::fs::remove_dir_all(prom.parent().unwrap()).unwrap();
+}
