@@ -218,7 +218,9 @@ impl Client {
         }
         let started = Instant::now();
         let mut waited = Duration::ZERO;
-        for tries in 1.. {
+        let mut tries = 0;
+        loop {
+            tries += 1;
             self.pace();
             let response = self
                 .agent
@@ -267,7 +269,6 @@ impl Client {
             }
             return Err(self.refusal(path, status, &body, request_id, tries));
         }
-        unreachable!("the retry loop returns")
     }
 
     /// Every object of a list endpoint, one page (at most 100) at a time,
