@@ -44,16 +44,16 @@ pub fn run(args: &StripeArgs, format: Format, open: impl FnOnce() -> Result<Db>)
     }
 }
 
-/// "Stripe (test mode)", in every table's title: which account's data it is.
-fn label(mode: Option<Mode>) -> String {
+/// "Stripe (test mode)", in every table's title: which data it is.
+fn label(source: &str, mode: Option<Mode>) -> String {
     match mode {
-        Some(mode) => format!("Stripe ({} mode)", mode.label()),
-        None => "Stripe export".to_string(),
+        Some(mode) => format!("{source} ({} mode)", mode.label()),
+        None => format!("{source} (mode not given)"),
     }
 }
 
 fn check(client: &Client, db: &mut Db, args: &StripeCheckArgs, format: Format) -> Result<Code> {
-    let stripe = label(Some(client.mode()));
+    let stripe = label("Stripe", Some(client.mode()));
     let endpoints = webhooks::endpoints(client)?;
     let problems = webhooks::problems(
         &endpoints,
@@ -177,12 +177,11 @@ fn reconcile(
     args: &StripeReconcileArgs,
     format: Format,
 ) -> Result<Code> {
-    let mode = match &source {
+    let key_mode = match &source {
         Source::Api(client) => Some(client.mode()),
         Source::Export(_) => None,
     };
-    let stripe = label(mode);
-    let mut reconciler = Reconciler::new(mode, &args.metadata_key);
+    let mut reconciler = Reconciler::new(key_mode, &args.metadata_key);
     let progress = progress_bar();
     let mut process = |payments: &[Payment]| -> Result<()> {
         let mut tx = db.read_only()?;
@@ -236,6 +235,19 @@ fn reconcile(
     let mut tx = db.read_only()?;
     reconciler.finish(&mut tx, args.since.at)?;
     tx.commit()?;
+    // The key's mode; for an export, the one its Mode column gives all rows.
+    let mode = key_mode.or_else(|| match reconciler.modes.iter().collect::<Vec<_>>()[..] {
+        [only] => Some(*only),
+        _ => None,
+    });
+    let stripe = label(
+        if key_mode.is_some() {
+            "Stripe"
+        } else {
+            "Stripe export"
+        },
+        mode,
+    );
 
     let mut summary = Section::new(
         "summary",

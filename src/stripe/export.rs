@@ -15,6 +15,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::exit::{Code, fail};
+use crate::stripe::key::Mode;
 use crate::stripe::verify::Payment;
 
 const PAYMENT_INTENT: &str = "PaymentIntent ID";
@@ -22,6 +23,8 @@ const STATUS: &str = "Status";
 const AMOUNT: &str = "Amount";
 const AMOUNT_REFUNDED: &str = "Amount Refunded";
 const CURRENCY: &str = "Currency";
+/// `Test` or `Live`, where the export has it.
+const MODE: &str = "Mode";
 /// Newer exports say `Created date (UTC)`, older ones `Created (UTC)`.
 const CREATED: [&str; 2] = ["Created date (UTC)", "Created (UTC)"];
 
@@ -54,6 +57,7 @@ struct Columns {
     amount_refunded: usize,
     currency: usize,
     created: Option<usize>,
+    mode: Option<usize>,
     metadata: Option<usize>,
 }
 
@@ -120,6 +124,7 @@ impl Export {
             amount_refunded: column(AMOUNT_REFUNDED),
             currency: column(CURRENCY),
             created: CREATED.iter().find_map(|name| find(name)),
+            mode: find(MODE),
             metadata: find(&format!("{metadata_key} (metadata)")),
         };
         Ok(Export {
@@ -207,7 +212,7 @@ impl Export {
             amount_refunded: refunded,
             refunded: fully_refunded,
             disputed: false,
-            mode: None,
+            mode: self.columns.mode.and_then(|i| Mode::parse(cell(i))),
             recharge_ref: self
                 .columns
                 .metadata

@@ -21,7 +21,7 @@ const PREFIXES: [(&str, Mode, bool); 4] = [
 ];
 
 /// Test or live: a key sees only the objects of its own mode.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     Test,
     Live,
@@ -38,6 +38,15 @@ impl Mode {
     /// The mode of an object from its `livemode` field.
     pub fn of(livemode: bool) -> Mode {
         if livemode { Mode::Live } else { Mode::Test }
+    }
+
+    /// `Test` or `Live`, as the Dashboard's exports write it.
+    pub fn parse(text: &str) -> Option<Mode> {
+        match text.trim().to_lowercase().as_str() {
+            "test" => Some(Mode::Test),
+            "live" => Some(Mode::Live),
+            _ => None,
+        }
     }
 }
 

@@ -230,6 +230,8 @@ pub struct Reconciler {
     /// The paid payment first found for each recharge.
     paid_by: HashMap<String, String>,
     pub payments: u64,
+    /// The modes of the payments read (an export may say).
+    pub modes: HashSet<Mode>,
     pub findings: Vec<Finding>,
 }
 
@@ -242,6 +244,7 @@ impl Reconciler {
             matched: HashSet::new(),
             paid_by: HashMap::new(),
             payments: 0,
+            modes: HashSet::new(),
             findings: Vec::new(),
         }
     }
@@ -255,6 +258,7 @@ impl Reconciler {
         let recharges = match_payments(tx, &keys)?;
         for (payment, recharge) in payments.iter().zip(&recharges) {
             self.payments += 1;
+            self.modes.extend(payment.mode);
             self.seen.insert(payment.id.clone());
             if let Some(recharge) = recharge {
                 self.matched.insert(recharge.id.clone());

@@ -366,6 +366,7 @@ fn reconcile_reads_a_dashboard_export_without_a_key() {
     assert_eq!(out.code, 1, "{out:?}");
     let json = out.json();
     assert_eq!(json["source"], "export");
+    assert_eq!(json["mode"], "test", "from the Mode column");
     assert_eq!(json["payments"], 9, "{json}");
     assert_eq!(counts(&json), every_category(), "{json}");
     let sha = Sha256::digest(std::fs::read(&export).unwrap());
