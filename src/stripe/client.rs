@@ -446,6 +446,23 @@ mod tests {
     }
 
     #[test]
+    fn requests_are_paced_under_the_modes_read_limit() {
+        let spacing = |key: &str, max_rate: Option<u32>| {
+            let settings = Settings {
+                base: base_url(Some("http://127.0.0.1:1")).unwrap(),
+                timeout: Duration::from_secs(1),
+                max_rate,
+            };
+            Client::new(Key::parse(key, "test").unwrap(), &settings)
+                .unwrap()
+                .spacing
+        };
+        assert_eq!(spacing("sk_test_x", None), Duration::from_millis(40));
+        assert_eq!(spacing("rk_live_x", None), Duration::from_millis(10));
+        assert_eq!(spacing("sk_live_x", Some(4)), Duration::from_millis(250));
+    }
+
+    #[test]
     fn the_missing_permission_is_read_from_stripes_message() {
         let message = "The provided key '[key]' does not have the required permissions for this \
                        endpoint on account 'acct_1'. Having the 'rak_webhook_read' permission \
