@@ -13,7 +13,6 @@ use crate::db::Db;
 use crate::exit::Code;
 use crate::output::{Report, Section, note};
 use crate::scope::dashboard_url;
-use crate::stripe::api::PaymentIntent;
 use crate::stripe::client::Client;
 use crate::stripe::export::Export;
 use crate::stripe::key::Mode;
@@ -197,22 +196,9 @@ fn reconcile(
     let mut export_sha256 = None;
     match source {
         Source::Api(client) => {
-            let created = args.since.at.timestamp().to_string();
-            let query = [
-                ("created[gte]", created.as_str()),
-                ("expand[]", "data.latest_charge"),
-            ];
-            client.each_page(
-                "/v1/payment_intents",
-                &query,
-                |intents: Vec<PaymentIntent>, _| {
-                    let payments: Vec<Payment> = intents
-                        .iter()
-                        .map(|intent| Payment::from_intent(intent, &args.metadata_key))
-                        .collect();
-                    process(&payments)
-                },
-            )?;
+            reconcile::each_page(&client, args.since.at, &args.metadata_key, |payments| {
+                process(&payments)
+            })?;
         }
         Source::Export(mut export) => {
             if !export.has_metadata() {

@@ -9,8 +9,39 @@ use chrono::{DateTime, Utc};
 use postgres::Transaction;
 
 use crate::sql;
+use crate::stripe::api::PaymentIntent;
+use crate::stripe::client::Client;
 use crate::stripe::key::Mode;
 use crate::stripe::verify::{Payment, Verdict};
+
+/// Every payment intent created since `since`, newest first, a page of at
+/// most 100 at a time, with its latest charge (refunds, disputes).
+pub fn each_page(
+    client: &Client,
+    since: DateTime<Utc>,
+    metadata_key: &str,
+    mut page: impl FnMut(Vec<Payment>) -> Result<()>,
+) -> Result<()> {
+    let created = since.timestamp().to_string();
+    let query = [
+        ("created[gte]", created.as_str()),
+        ("expand[]", "data.latest_charge"),
+    ];
+    client
+        .each_page(
+            "/v1/payment_intents",
+            &query,
+            |intents: Vec<PaymentIntent>, _| {
+                page(
+                    intents
+                        .iter()
+                        .map(|intent| Payment::from_intent(intent, metadata_key))
+                        .collect(),
+                )
+            },
+        )
+        .context("listing payment intents")
+}
 
 /// How a payment and the ledger disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
