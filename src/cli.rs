@@ -29,7 +29,9 @@ when value >= crit; `off` disables one):
                            error checks crit 1, warning checks warn 1, info checks none
   stuck_pending_age        seconds (or 90min, 2h): warn 1h, crit 4h
   webhook_failed           failed webhook events in the window: warn 1, crit 10
-  success_event_age        seconds (or 6h): warn 6h, crit 24h";
+  success_event_age        seconds (or 6h): warn 6h, crit 24h
+  stripe_undelivered_events  success events Stripe could not deliver (only when
+                           STRIPE_API_KEY is set): warn 1, crit 10";
 
 /// Diagnose and repair a Stripe-fed prepaid-credits ledger in Supabase/PostgreSQL.
 #[derive(Debug, Parser)]
@@ -139,6 +141,14 @@ pub enum Command {
     ///
     /// Example: credits rls-fix --check && credits rls-fix --dry-run && credits rls-fix --reason INC-42
     RlsFix(RlsFixArgs),
+    /// Check against Stripe: the webhook setup, and every payment against its recharge.
+    ///
+    /// Read-only, in Stripe and in the database. The key comes from STRIPE_API_KEY or
+    /// --stripe-key-file, never from the command line; a restricted key needs Read on
+    /// Webhook Endpoints, Events, PaymentIntents and Charges.
+    ///
+    /// Example: credits stripe check --expect-url https://app.example.com/api/stripe/webhook && credits stripe reconcile --since 7d
+    Stripe(StripeArgs),
     /// Show how credits maps this database's tables: each role's table and columns,
     /// id types, the app's statuses and types, evidence sources; detected, from
     /// the mapping file, or a default.
@@ -525,6 +535,90 @@ pub struct HealthArgs {
     /// textfile collector), atomically: a temporary file in the same directory, then a rename.
     #[arg(long, value_name = "PATH")]
     pub prometheus_file: Option<std::path::PathBuf>,
+}
+
+/// `credits stripe ...`
+#[derive(Debug, Args)]
+pub struct StripeArgs {
+    #[command(flatten)]
+    pub api: StripeOpts,
+
+    #[command(subcommand)]
+    pub command: StripeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StripeCommand {
+    /// The webhook setup: an enabled endpoint receiving the success events, and
+    /// the success events Stripe could not deliver, with whether each was credited.
+    ///
+    /// Exits 1 when an endpoint is missing, disabled or not as expected, or an
+    /// event was not delivered.
+    ///
+    /// Example: credits stripe check --since 3d --expect-url https://app.example.com/api/stripe/webhook
+    Check(StripeCheckArgs),
+    /// Every payment since --since against its recharge, by payment intent (or the
+    /// recharge id in its metadata): paid but not credited, credited but not paid,
+    /// refunded but still credited, amount mismatches, payments without a recharge,
+    /// two payments for one recharge.
+    ///
+    /// Reads the API, or a Payments export from the Dashboard (--stripe-export).
+    /// Exits 1 when Stripe and the ledger disagree.
+    ///
+    /// Example: credits stripe reconcile --since 7d --output json
+    Reconcile(StripeReconcileArgs),
+}
+
+/// How the stripe commands reach Stripe.
+#[derive(Debug, Args)]
+pub struct StripeOpts {
+    /// A file holding the Stripe secret or restricted key (readable by you only, as
+    /// ~/.pgpass). Without it, STRIPE_API_KEY. STRIPE_API_BASE changes the API's URL.
+    #[arg(long, value_name = "PATH", global = true, help_heading = "Stripe")]
+    pub stripe_key_file: Option<std::path::PathBuf>,
+
+    /// Longest one Stripe request may take (e.g. 10s).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s", global = true, help_heading = "Stripe")]
+    pub stripe_timeout: Duration,
+
+    /// Stripe requests per second (default: 25 with a test key, 100 with a live
+    /// key, Stripe's read limits).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=100), global = true, help_heading = "Stripe")]
+    pub stripe_max_rate: Option<u32>,
+}
+
+#[derive(Debug, Args)]
+pub struct StripeCheckArgs {
+    /// Undelivered events created since: a duration (3d), a date or an RFC 3339 time;
+    /// at most 30 days (Stripe keeps events 30 days).
+    #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
+    pub since: crate::scope::Since,
+
+    /// The app's webhook URL, which an enabled endpoint must have.
+    #[arg(long, value_name = "URL")]
+    pub expect_url: Option<String>,
+
+    /// The API version the app's handler reads (e.g. 2026-01-28.clover), which
+    /// every enabled endpoint must send.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_api_version: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct StripeReconcileArgs {
+    /// Payments and recharges created since: a duration (7d, 36h), a date or an RFC 3339 time.
+    #[arg(long, default_value = "7d", value_parser = crate::scope::Since::parse_arg)]
+    pub since: crate::scope::Since,
+
+    /// The payment intent metadata key holding the recharge id, for recharges
+    /// that do not store their payment intent.
+    #[arg(long, default_value = "rechargeId", value_name = "KEY")]
+    pub metadata_key: String,
+
+    /// Read the payments from this Stripe Dashboard Payments export (CSV) instead
+    /// of the API; no key is needed.
+    #[arg(long, value_name = "FILE")]
+    pub stripe_export: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

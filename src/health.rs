@@ -24,6 +24,8 @@ use crate::sql;
 const STUCK_PENDING_AGE: &str = "stuck_pending_age";
 const WEBHOOK_FAILED: &str = "webhook_failed";
 const SUCCESS_EVENT_AGE: &str = "success_event_age";
+/// Measured only when STRIPE_API_KEY is set (see `stripe::undelivered_for_health`).
+const STRIPE_UNDELIVERED: &str = "stripe_undelivered_events";
 const WEBHOOK_TABLE: &str = "credits_ops.app_webhook_event";
 
 /// A Nagios service state; the order is the severity.
@@ -176,6 +178,7 @@ pub fn read_settings(args: &HealthArgs, format: Format) -> Result<Settings> {
             (STUCK_PENDING_AGE.to_string(), Unit::Seconds),
             (WEBHOOK_FAILED.to_string(), Unit::Count),
             (SUCCESS_EVENT_AGE.to_string(), Unit::Seconds),
+            (STRIPE_UNDELIVERED.to_string(), Unit::Count),
         ])
         .collect();
     let mut overrides: BTreeMap<String, Override> = BTreeMap::new();
@@ -249,7 +252,7 @@ fn limits(key: &str, severity: Option<Severity>, overrides: &BTreeMap<String, Ov
             warn: Some(6 * 3600),
             crit: Some(24 * 3600),
         },
-        WEBHOOK_FAILED => Limits {
+        WEBHOOK_FAILED | STRIPE_UNDELIVERED => Limits {
             warn: Some(1),
             crit: Some(10),
         },
@@ -341,6 +344,14 @@ pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
             metrics.push(gauge(WEBHOOK_FAILED, Unit::Count, None, absent()));
             metrics.push(gauge(SUCCESS_EVENT_AGE, Unit::Seconds, None, absent()));
         }
+    }
+    if let Some(undelivered) = crate::stripe::undelivered_for_health(settings.scope.since)? {
+        metrics.push(gauge(
+            STRIPE_UNDELIVERED,
+            Unit::Count,
+            Some(undelivered),
+            None,
+        ));
     }
     Ok(Health {
         database,
@@ -508,6 +519,11 @@ pub fn prometheus(health: &Health, state: State) -> String {
         "credits_seconds_since_last_success_event",
         "Seconds since the newest payment success webhook event; absent without public.stripe_webhook_event or any success event.",
         &gauge(SUCCESS_EVENT_AGE),
+    );
+    family(
+        "credits_stripe_undelivered_events",
+        "Payment success events Stripe could not deliver to every webhook endpoint in the --since window (at most 30 days); absent without STRIPE_API_KEY.",
+        &gauge(STRIPE_UNDELIVERED),
     );
     family(
         "credits_health_state",

@@ -23,3 +23,4 @@ pub mod repair;
 pub mod rls;
 pub mod scope;
 pub mod sql;
+pub mod stripe;

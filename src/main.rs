@@ -5,7 +5,7 @@ use clap::Parser;
 use credits::cli::{Cli, Command};
 use credits::commands::{
     bulk_fix, completions, debug, demo, fix_user, health, install, log, packages, pause, profile,
-    resume, retry_failed, rls_fix, status, support,
+    resume, retry_failed, rls_fix, status, stripe, support,
 };
 use credits::contract::{self, Need};
 use credits::db::Db;
@@ -59,6 +59,8 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
             resume::run(&mut open(cli, Need::Installed)?, args, format)
         }
         Command::Packages => packages::run(&mut open(cli, Need::Installed)?, format),
+        // The key is checked before the database is connected to.
+        Command::Stripe(args) => stripe::run(args, format, || open(cli, Need::Installed)),
         // Connects itself: every failure must become a Nagios UNKNOWN (3).
         Command::Health(args) => health::run(&cli.global, args, format),
     }

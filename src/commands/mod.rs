@@ -15,4 +15,5 @@ pub mod resume;
 pub mod retry_failed;
 pub mod rls_fix;
 pub mod status;
+pub mod stripe;
 pub mod support;
