@@ -415,6 +415,16 @@ pub struct RetryFailedArgs {
     #[command(flatten)]
     pub batches: BatchOpts,
 
+    /// Ask Stripe about every candidate's payment intent and credit only what Stripe
+    /// shows as paid: succeeded, in the key's mode, for the recharge's price and
+    /// currency where the app stores them, not refunded or disputed. What Stripe
+    /// does not show as paid is never credited, whatever the database says.
+    #[arg(long)]
+    pub verify_with_stripe: bool,
+
+    #[command(flatten)]
+    pub stripe: StripeOpts,
+
     /// Also credit recharges whose only evidence is an app record that anon or a signed-in
     /// user could have written (forgeable); audited with the source named.
     #[arg(long)]

@@ -140,13 +140,15 @@ SELECT credits_ops.build_set_statements(p.profile) FROM credits_ops.app_profile 
 
 -- What crediting each recharge would do, read-only. A completed recharge is
 -- credited as it is; a pending or failed one only with evidence of payment
--- (V003) or the operator's attestation (p_attested: the recharges' ids or
--- their payment intents);
+-- (V003) or an attestation (p_attested, below);
 -- refunded, canceled and unknown statuses never. action is one of credit,
 -- already_credited, not_creditable, no_evidence, forgeable_evidence,
 -- not_found; evidence says why a credit is allowed.
+-- p_attested maps a recharge id or a payment intent to the evidence for it:
+-- a text (e.g. what Stripe's API answered, with its request id), or JSON
+-- null for the operator's own word (`attested by <operator>`).
 CREATE FUNCTION credits_ops.credit_plan(
-    p_ids text[], p_attested text[], p_operator text, p_trust_app_evidence boolean)
+    p_ids text[], p_attested jsonb, p_operator text, p_trust_app_evidence boolean)
 RETURNS TABLE (recharge_id text, user_id text, payment_intent_id text, amount bigint,
                status text, app_status text, created_at timestamptz, action text, evidence text,
                transaction_id text)
@@ -166,7 +168,7 @@ AS $fn$
             WHERE r.status IN ('pending', 'failed') AND r.payment_intent_id IS NOT NULL))
     ), decided AS (
         SELECT r.*, t.id AS tx_id, e.sources, e.forgeable,
-               (r.wanted_id = ANY (p_attested) OR r.payment_intent_id = ANY (p_attested)) AS attested
+               coalesce(p_attested ? r.wanted_id OR p_attested ? r.payment_intent_id, false) AS attested
         FROM recharge r
         LEFT JOIN LATERAL (
             SELECT t.id FROM credits_ops.app_transaction t
@@ -183,7 +185,8 @@ AS $fn$
                 WHEN d.forgeable AND NOT p_trust_app_evidence THEN 'forgeable_evidence'
                 ELSE 'credit' END,
            CASE WHEN d.status = 'completed' THEN 'recharge completed by the app'
-                WHEN d.attested THEN 'attested by ' || coalesce(p_operator, session_user::text)
+                WHEN d.attested THEN coalesce(p_attested ->> d.wanted_id, p_attested ->> d.payment_intent_id,
+                                              'attested by ' || coalesce(p_operator, session_user::text))
                 ELSE d.sources || CASE WHEN d.forgeable
                                        THEN ' (writable by API roles; trusted by '
                                             || coalesce(p_operator, session_user::text) || ')'
@@ -192,7 +195,7 @@ AS $fn$
     FROM decided d;
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.credit_plan(text[], text[], text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.credit_plan(text[], jsonb, text, boolean) FROM PUBLIC;
 
 
 -- One recharge on its way through credit_recharges: its plan, then what
@@ -210,7 +213,7 @@ CREATE TYPE credits_ops.credit_row AS (
 -- the webhook wants. Running it again changes nothing: a credited recharge
 -- has its transaction. It never updates or deletes a ledger row.
 CREATE FUNCTION credits_ops.credit_recharges(
-    p_ids text[], p_attested text[], p_operator text, p_reason text, p_command text,
+    p_ids text[], p_attested jsonb, p_operator text, p_reason text, p_command text,
     p_trust_app_evidence boolean, p_skip_locked boolean)
 RETURNS SETOF credits_ops.credit_row
 LANGUAGE plpgsql
@@ -341,7 +344,7 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.credit_recharges(text[], text[], text, text, text, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.credit_recharges(text[], jsonb, text, text, text, boolean, boolean) FROM PUBLIC;
 
 -- The webhook's entry point (V007), now on the one crediting path.
 CREATE OR REPLACE FUNCTION credits_ops.apply_recharge(
@@ -361,7 +364,8 @@ AS $fn$
            CASE c.action WHEN 'credited' THEN c.amount WHEN 'already_credited' THEN 0 END,
            c.balance_before, c.balance_after
     FROM credits_ops.credit_recharges(ARRAY[p_recharge_id],
-                                      CASE WHEN p_attested THEN ARRAY[p_recharge_id] ELSE '{}' END,
+                                      CASE WHEN p_attested THEN jsonb_build_object(p_recharge_id, NULL)
+                                           ELSE '{}' END,
                                       p_operator, p_reason, p_command, p_trust_app_evidence, false) c;
 $fn$;
 
@@ -432,7 +436,7 @@ BEGIN
               WHERE r.user_id = ANY (p_users) AND r.status = 'completed'
                 AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                                 WHERE t.related_recharge_id = r.id AND t.type = 'recharge' OFFSET 0)),
-        '{}', v_operator, p_reason, p_command, false, false) c;
+        '{}'::jsonb, v_operator, p_reason, p_command, false, false) c;
 
     SELECT coalesce(array_agg(r.id ORDER BY r.id), '{}'), coalesce(array_agg(r.user_id ORDER BY r.id), '{}')
       INTO v_ids, v_users
@@ -605,9 +609,9 @@ REVOKE ALL ON FUNCTION credits_ops.retry_outcome(credits_ops.credit_row) FROM PU
 
 -- Retries the given recharges (failed or stuck pending), never waiting on
 -- another session: a row someone else holds is reported skipped_locked.
--- p_attested: the payment intents the operator attests were paid.
+-- p_attested: attestations, as for credit_plan.
 CREATE FUNCTION credits_ops.retry_recharges(
-    p_ids text[], p_attested text[], p_operator text, p_reason text, p_command text,
+    p_ids text[], p_attested jsonb, p_operator text, p_reason text, p_command text,
     p_trust_app_evidence boolean)
 RETURNS TABLE (user_id text, recharge_id text, payment_intent_id text, action text,
                credits bigint, detail text)
@@ -621,7 +625,7 @@ AS $fn$
          LATERAL credits_ops.retry_outcome(c) o;
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.retry_recharges(text[], text[], text, text, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.retry_recharges(text[], jsonb, text, text, text, boolean) FROM PUBLIC;
 
 -- V008's signature (the runbook's retry_failed_payments() calls it), on the
 -- set-based retry.
@@ -646,6 +650,7 @@ AS $fn$
     FROM credits_ops.retry_recharges(
         ARRAY(SELECT c.recharge_id FROM credits_ops.retry_candidates(p_since, p_include_pending, p_stuck_after,
                                                                      p_after, p_limit) c),
-        p_attested, p_operator, p_reason, p_command, p_trust_app_evidence) r
+        (SELECT coalesce(jsonb_object_agg(a, NULL), '{}') FROM unnest(p_attested) AS a),
+        p_operator, p_reason, p_command, p_trust_app_evidence) r
     ORDER BY r.recharge_id;
 $fn$;

@@ -22,24 +22,36 @@ use crate::interrupt;
 use crate::output::{Report, Section, note};
 use crate::repair::{self, Action, Outcome, RetryTerms, Tally, batches};
 use crate::scope;
+use crate::stripe;
 
 pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> {
     let attested = attested(args)?;
     db.profile()?.require_writable()?;
-    let terms = RetryTerms {
+    let stripe = args
+        .verify_with_stripe
+        .then(|| stripe::connect(&args.stripe))
+        .transpose()?;
+    let mut terms = RetryTerms {
         since: args.window.since.at,
         include_pending: args.include_pending,
         stuck_after: args.window.stuck_after,
-        attested: &attested,
+        attestations: attested
+            .iter()
+            .map(|pi| (pi.clone(), Value::Null))
+            .collect(),
         trust_app_evidence: args.trust_app_evidence,
     };
     let target = db.target.to_string();
-    let plan = {
-        let mut tx = db.read_only()?;
-        let plan = repair::retry_plan(&mut tx, &terms, &args.write.operator)?;
-        tx.commit()?;
-        plan
-    };
+    let mut plan = plan(db, &terms, &args.write.operator)?;
+    if let Some(client) = &stripe {
+        note(format!(
+            "asking Stripe ({} mode) about every candidate's payment intent",
+            client.mode().label()
+        ));
+        let verdicts = repair::stripe::verify(client, db, &plan)?;
+        terms.attestations.extend(verdicts.paid.clone());
+        plan = verdicts.apply(self::plan(db, &terms, &args.write.operator)?);
+    }
     let to_credit: Vec<String> = plan
         .iter()
         .filter(|o| o.action == Action::Credited)
@@ -126,6 +138,10 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     report.field("no_evidence", tally.count(Action::NoEvidence));
     report.field("forgeable_evidence", tally.count(Action::ForgeableEvidence));
     report.field("skipped_locked", tally.count(Action::SkippedLocked));
+    if let Some(client) = &stripe {
+        report.field("stripe_mode", client.mode().label());
+        report.field("not_paid_in_stripe", tally.count(Action::NotPaidInStripe));
+    }
     report.field(
         "unmatched_attestations",
         Value::from(unmatched.iter().map(|pi| pi.as_str()).collect::<Vec<_>>()),
@@ -133,6 +149,14 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     report.sections = vec![recharges];
     report.print(format)?;
     Ok(run.finish(args.write.dry_run, "recharge(s)"))
+}
+
+/// What retrying would do, read-only.
+fn plan(db: &mut Db, terms: &RetryTerms, operator: &str) -> Result<Vec<Outcome>> {
+    let mut tx = db.read_only()?;
+    let plan = repair::retry_plan(&mut tx, terms, operator)?;
+    tx.commit()?;
+    Ok(plan)
 }
 
 /// On stderr before the confirmation: the counts and the first rows of the

@@ -22,9 +22,11 @@ pub enum Action {
     NotCreditable,
     NotFound,
     SkippedLocked,
+    /// `--verify-with-stripe`: Stripe's answer is not evidence of payment.
+    NotPaidInStripe,
 }
 
-const ALL: [(Action, &str); 12] = [
+const ALL: [(Action, &str); 13] = [
     (Action::Credited, "credited"),
     (Action::MarkedCompleted, "marked_completed"),
     (Action::BalanceCorrected, "balance_corrected"),
@@ -37,6 +39,7 @@ const ALL: [(Action, &str); 12] = [
     (Action::NotCreditable, "not_creditable"),
     (Action::NotFound, "not_found"),
     (Action::SkippedLocked, "skipped_locked"),
+    (Action::NotPaidInStripe, "not_paid_in_stripe"),
 ];
 
 impl Action {

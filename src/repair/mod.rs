@@ -5,6 +5,7 @@
 
 mod action;
 pub mod batches;
+pub mod stripe;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use postgres::{Row, Transaction};
+use serde_json::{Map, Value};
 
 use crate::sql;
 
@@ -139,19 +141,26 @@ pub fn fix_users(
 
 /// Which failed or stuck recharges `retry-failed` looks at, and on what
 /// terms it may credit them.
-pub struct RetryTerms<'a> {
+pub struct RetryTerms {
     pub since: DateTime<Utc>,
     pub include_pending: bool,
     pub stuck_after: Duration,
-    /// Payment intents the operator attests were paid.
-    pub attested: &'a [String],
+    /// Payment intents attested as paid, each with its evidence: what
+    /// Stripe answered, or null for the operator's own word (`--paid`).
+    pub attestations: Map<String, Value>,
     pub trust_app_evidence: bool,
+}
+
+impl RetryTerms {
+    fn attestations_json(&self) -> String {
+        Value::Object(self.attestations.clone()).to_string()
+    }
 }
 
 /// What retrying would do to every candidate, read-only: the plan.
 pub fn retry_plan(
     tx: &mut Transaction<'_>,
-    terms: &RetryTerms<'_>,
+    terms: &RetryTerms,
     operator: &str,
 ) -> Result<Vec<Outcome>> {
     let stuck_after = format!("{} seconds", terms.stuck_after.as_secs());
@@ -161,7 +170,7 @@ pub fn retry_plan(
             &terms.since,
             &terms.include_pending,
             &stuck_after,
-            &terms.attested,
+            &terms.attestations_json(),
             &operator,
             &terms.trust_app_evidence,
         ],
@@ -173,14 +182,14 @@ pub fn retry_plan(
 pub fn retry_recharges(
     tx: &mut Transaction<'_>,
     recharges: &[String],
-    terms: &RetryTerms<'_>,
+    terms: &RetryTerms,
     audit: &Audit<'_>,
 ) -> Result<Vec<Outcome>> {
     let rows = tx.query(
         sql::REPAIR_RETRY_RECHARGES,
         &[
             &recharges,
-            &terms.attested,
+            &terms.attestations_json(),
             &audit.operator,
             &audit.reason,
             &audit.command,

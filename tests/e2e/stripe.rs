@@ -834,3 +834,138 @@ fn health_counts_the_events_stripe_could_not_deliver_when_a_key_is_set() {
     );
     std::fs::remove_dir_all(prom.parent().unwrap()).unwrap();
 }
+
+/// `retry-failed --verify-with-stripe`: Stripe's word decides. Failed and
+/// stuck recharges whose payments Stripe shows in every state; only the
+/// paid ones, for their price, in the key's mode, are credited, once, and
+/// a stored success event Stripe contradicts (a refund) credits nothing.
+#[test]
+fn retry_failed_verified_with_stripe_credits_exactly_the_paid_recharges_once() {
+    let db = TestDb::new();
+    let cases = [
+        // (recharge id suffix, status, payment intent, price)
+        ("11", "failed", "pi_v_paid", 999),
+        ("12", "pending", "pi_v_pending_paid", 999),
+        ("13", "failed", "pi_v_refunded", 999),
+        ("14", "failed", "pi_v_partly_refunded", 999),
+        ("15", "failed", "pi_v_disputed", 999),
+        ("16", "failed", "pi_v_live", 999),
+        ("17", "failed", "pi_v_unpaid", 999),
+        ("18", "failed", "pi_v_other_amount", 999),
+        ("19", "failed", "pi_v_unknown", 999),
+    ];
+    let values: Vec<String> = cases
+        .iter()
+        .map(|(n, status, pi, price)| {
+            format!(
+                "('00000000-0000-4000-8000-0000000000{n}', '{USER}', 100, '{status}', '{pi}', {price}, 'usd', now() - interval '2 hours')"
+            )
+        })
+        .collect();
+    db.client()
+        .batch_execute(&format!(
+            "ALTER TABLE credit_recharge ADD COLUMN price int, ADD COLUMN currency text;
+             INSERT INTO auth.users (id, email) VALUES ('{USER}', 'payer@example.com');
+             INSERT INTO credit_recharge (id, user_id, amount, status, payment_intent_id, price, currency, created_at) VALUES {};
+             -- The database's own evidence for the refunded one: Stripe's refund must win.
+             INSERT INTO stripe_webhook_event (id, type, payment_intent_id, payload, status)
+               VALUES ('evt_v_refunded', 'payment_intent.succeeded', 'pi_v_refunded', '{{}}', 'failed');",
+            values.join(", ")
+        ))
+        .unwrap();
+    let install = db.credits(&["install", "--yes"]);
+    assert_eq!(install.code, 0, "{install:?}");
+
+    let at = now() - 7200;
+    let paid = |id: &str, amount: i64, refunded: i64| {
+        payment_intent(id, "succeeded", amount, "usd", at, json!({}), refunded)
+    };
+    let mut disputed = paid("pi_v_disputed", 999, 0);
+    disputed["latest_charge"]["disputed"] = json!(true);
+    let mut live = paid("pi_v_live", 999, 0);
+    live["livemode"] = json!(true);
+    let stripe = FakeStripe::start(Seed {
+        payment_intents: vec![
+            paid("pi_v_paid", 999, 0),
+            paid("pi_v_pending_paid", 999, 0),
+            paid("pi_v_refunded", 999, 999),
+            paid("pi_v_partly_refunded", 999, 100),
+            disputed,
+            live,
+            payment_intent(
+                "pi_v_unpaid",
+                "requires_payment_method",
+                999,
+                "usd",
+                at,
+                json!({}),
+                0,
+            ),
+            paid("pi_v_other_amount", 499, 0),
+        ],
+        ..Seed::default()
+    });
+    let credited = |db: &TestDb| -> Vec<String> {
+        db.client()
+            .query(
+                "SELECT r.payment_intent_id FROM credit_transaction t \
+                 JOIN credit_recharge r ON r.id = t.related_recharge_id \
+                 WHERE t.type = 'recharge' ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+
+    let args = [
+        "retry-failed",
+        "--include-pending",
+        "--verify-with-stripe",
+        "--yes",
+        "--output",
+        "json",
+    ];
+    let first = run(&db, &stripe, &args);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(credited(&db), ["pi_v_paid", "pi_v_pending_paid"]);
+    let report = first.json();
+    assert_eq!(report["credited"], 2, "{report}");
+    assert_eq!(report["not_paid_in_stripe"], 7, "{report}");
+    assert_eq!(report["stripe_mode"], "test");
+    for row in report["recharges"].as_array().unwrap() {
+        let pi = row["payment_intent_id"].as_str().unwrap();
+        let expected = if pi == "pi_v_paid" || pi == "pi_v_pending_paid" {
+            "credited"
+        } else {
+            "not_paid_in_stripe"
+        };
+        assert_eq!(row["action"], expected, "{row}");
+    }
+    // The audit row names Stripe and the request its answer came in.
+    let evidence: Vec<String> = db
+        .client()
+        .query(
+            "SELECT detail ->> 'evidence' FROM credits_ops.repair_log WHERE action = 'credited'",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(evidence.len(), 2);
+    assert!(
+        evidence
+            .iter()
+            .all(|e| e.starts_with("stripe api: succeeded") && e.contains("request req_")),
+        "{evidence:?}"
+    );
+    assert!(!first.stdout.contains(KEY) && !first.stderr.contains(KEY));
+
+    let again = run(&db, &stripe, &args);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(again.json()["credited"], 0, "{again:?}");
+    assert_eq!(credited(&db), ["pi_v_paid", "pi_v_pending_paid"]);
+    assert_eq!(db.violations(), vec![]);
+}
