@@ -46,6 +46,20 @@ pub struct Migration {
     pub reads_profile: bool,
 }
 
+/// As people and the history name it: `V004 indexes`.
+impl std::fmt::Display for Migration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "V{:03} {}", self.version, self.name)
+    }
+}
+
+impl Migration {
+    /// Its file under `sql/migrations/`.
+    pub fn file(&self) -> String {
+        format!("V{:03}__{}.sql", self.version, self.name)
+    }
+}
+
 /// One row of `credits_ops.schema_history`.
 pub struct Applied {
     pub version: i32,
@@ -155,7 +169,7 @@ pub fn require_installed(client: &mut impl GenericClient) -> Result<()> {
                 .iter()
                 .any(|a| a.version == m.version && a.checksum == m.checksum)
         })
-        .map(|m| format!("V{:03} {}", m.version, m.name))
+        .map(|m| m.to_string())
         .collect();
     if missing.is_empty() {
         return Ok(());

@@ -32,7 +32,7 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
                 .iter()
                 .any(|a| a.version == m.version && a.checksum != m.checksum)
         })
-        .map(|m| format!("V{:03} {}", m.version, m.name))
+        .map(|m| m.to_string())
         .collect();
     if !drifted.is_empty() {
         return Err(fail(
@@ -151,7 +151,7 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
                 }
                 Rehearsal::Fails(error) => {
                     section.push(row(m, "would FAIL", None));
-                    failed = Some(format!("V{:03} {} would fail: {error}", m.version, m.name));
+                    failed = Some(format!("{m} would fail: {error}"));
                 }
             }
         }
@@ -181,9 +181,8 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
                 return Err(fail(
                     Code::Contract,
                     format!(
-                        "V{:03} {} would fail on this database: {error}. Nothing was applied; \
-                         see `credits profile` for how this app was mapped.",
-                        m.version, m.name
+                        "{m} would fail on this database: {error}. Nothing was applied; \
+                         see `credits profile` for how this app was mapped."
                     ),
                 ));
             }
@@ -215,10 +214,8 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
                     .map(|m| format!("V{:03}", m.version))
                     .collect();
                 format!(
-                    "V{:03} {} failed and was not recorded; applied before it in this run: {}. \
+                    "{m} failed and was not recorded; applied before it in this run: {}. \
                          Fix the cause and run `credits install` again",
-                    m.version,
-                    m.name,
                     if before.is_empty() {
                         "none".to_string()
                     } else {
@@ -241,11 +238,9 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
         let shown: Vec<&str> = obstacles.iter().take(20).map(String::as_str).collect();
         let more = obstacles.len().saturating_sub(shown.len());
         note(format!(
-            "V{:03} {} is left pending: {} obstacle(s){}:\n  {}\n\
+            "{m} is left pending: {} obstacle(s){}:\n  {}\n\
              It is optional: every command works without it; see the comment at the top of \
-             sql/migrations/V{:03}__{}.sql.",
-            m.version,
-            m.name,
+             sql/migrations/{}.",
             obstacles.len(),
             if more > 0 {
                 format!(" (first {})", shown.len())
@@ -253,8 +248,7 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
                 String::new()
             },
             shown.join("\n  "),
-            m.version,
-            m.name
+            m.file()
         ));
     }
     Ok(Code::Ok)
@@ -268,6 +262,6 @@ fn print_plan(pending: &[&Migration]) {
         } else {
             " (outside a transaction)"
         };
-        note(format!("  apply V{:03} {}{mode}", m.version, m.name));
+        note(format!("  apply {m}{mode}"));
     }
 }

@@ -121,8 +121,7 @@ fn fix(
     let mut changed = false;
     let (done, after) = if up_to_date {
         note(format!(
-            "nothing to do: V{:03} {} is applied and every probe gives the expected answer",
-            m.version, m.name
+            "nothing to do: {m} is applied and every probe gives the expected answer"
         ));
         (
             fix::Done {
@@ -147,7 +146,7 @@ fn fix(
         let done = migrations::apply_on_demand(db, &m, operator, reason, |tx| {
             let done = fix::apply(tx, &m, roles)?;
             let detail = json!({
-                "migration": format!("V{:03} {}", m.version, m.name),
+                "migration": m.to_string(),
                 "first_apply": applied.is_none(),
                 "roles": roles.json(),
                 "dropped_policies": done.dropped,
@@ -174,7 +173,7 @@ fn fix(
     report.field("mode", "fix");
     report.field("dry_run", args.write.dry_run);
     report.field("roles", roles.json());
-    report.field("migration", format!("V{:03} {}", m.version, m.name));
+    report.field("migration", m.to_string());
     report.field("changed", changed);
     report.field("probes_failed", failed);
     let (dropped_title, revoked_title) = if args.write.dry_run {
@@ -242,14 +241,10 @@ fn json_section(
 fn print_plan(m: &Migration, applied: Option<bool>, planned: &fix::Done, after: &[probes::Probe]) {
     note("Plan:");
     note(match applied {
-        None => format!(
-            "  apply V{:03} {} (recorded in credits_ops.schema_history)",
-            m.version, m.name
-        ),
-        Some(_) => format!(
-            "  re-apply V{:03} {}: it is applied, but a probe fails (something changed since)",
-            m.version, m.name
-        ),
+        None => format!("  apply {m} (recorded in credits_ops.schema_history)"),
+        Some(_) => {
+            format!("  re-apply {m}: it is applied, but a probe fails (something changed since)")
+        }
     });
     for policy in &planned.dropped {
         note(format!(

@@ -23,7 +23,7 @@ pub fn apply(tx: &mut Transaction<'_>, m: &Migration, roles: &Roles<'_>) -> Resu
         &[&roles.user, &roles.anon, &roles.webhook],
     )?;
     tx.batch_execute(m.sql)
-        .with_context(|| format!("running V{:03} {}", m.version, m.name))?;
+        .with_context(|| format!("running {m}"))?;
     let row = tx.query_one(sql::RLS_DROPPED, &[])?;
     Ok(Done {
         dropped: serde_json::from_str(row.get("dropped"))?,
