@@ -10,6 +10,7 @@
 
 use anyhow::{Context, Result};
 use postgres::Transaction;
+use postgres::fallible_iterator::FallibleIterator;
 
 use crate::scope::relation_exists;
 use crate::sql;
@@ -47,13 +48,28 @@ impl Finding {
     }
 }
 
+/// What one check found, counted (the findings themselves are streamed to
+/// the caller: see [`run_all`]).
 pub struct Outcome {
     pub check: Check,
-    /// None when the check was skipped: see `skipped`.
-    pub findings: Option<Vec<Finding>>,
+    /// How many findings; None when the check was skipped: see `skipped`.
+    pub found: Option<u64>,
+    /// The credits its findings are about, summed.
+    pub credits: i64,
     /// Why it was skipped: an optional table is absent, or it is about the
     /// whole database while the run is about one user or payment.
     pub skipped: Option<String>,
+}
+
+impl Outcome {
+    /// Findings that are problems (errors and warnings, not info).
+    pub fn problems(&self) -> u64 {
+        if self.check.severity == Severity::Info {
+            0
+        } else {
+            self.found.unwrap_or(0)
+        }
+    }
 }
 
 /// How bad a finding is: an error loses or doubles credits, a warning needs
@@ -110,11 +126,17 @@ pub fn catalogue() -> Result<Vec<Check>> {
 
 /// Runs every check in `tx`, whose scope settings are already applied, as
 /// one statement: the facts of V013 computed once (sql/debug/facts.sql),
-/// then each check a branch of a UNION ALL reading them.
+/// then each check a branch of a UNION ALL reading them. Each finding is
+/// handed to `each` as its row arrives, never collected here: at a million
+/// recharges there are a hundred thousand, and `health` only counts them.
 /// With `one_subject` (the run is about one user or payment), the checks
 /// headed `-- scope: database` (RLS, a silent webhook) are skipped: they are
 /// not about that user.
-pub fn run_all(tx: &mut Transaction<'_>, one_subject: bool) -> Result<Vec<Outcome>> {
+pub fn run_all(
+    tx: &mut Transaction<'_>,
+    one_subject: bool,
+    mut each: impl FnMut(Finding),
+) -> Result<Vec<Outcome>> {
     let mut outcomes = Vec::new();
     for check in catalogue()? {
         let mut missing = Vec::new();
@@ -132,26 +154,27 @@ pub fn run_all(tx: &mut Transaction<'_>, one_subject: bool) -> Result<Vec<Outcom
         } else {
             None
         };
-        let findings = skipped.is_none().then(Vec::new);
         outcomes.push(Outcome {
+            found: skipped.is_none().then_some(0),
+            credits: 0,
             check,
-            findings,
             skipped,
         });
     }
     let branches: Vec<String> = outcomes
         .iter()
-        .filter(|o| o.findings.is_some())
+        .filter(|o| o.found.is_some())
         .map(|o| format!("({})", o.check.sql.trim().trim_end_matches(';')))
         .collect();
     if branches.is_empty() {
         return Ok(outcomes);
     }
     let statement = format!("{}{}", sql::DEBUG_FACTS, branches.join("\nUNION ALL\n"));
-    let rows = tx
-        .query(statement.as_str(), &[])
-        .context("running the checks of sql/checks/ over the facts of sql/debug/facts.sql")?;
-    for row in &rows {
+    let context = "running the checks of sql/checks/ over the facts of sql/debug/facts.sql";
+    let mut rows = tx
+        .query_raw(statement.as_str(), std::iter::empty::<&str>())
+        .context(context)?;
+    while let Some(row) = rows.next().context(context)? {
         let check: String = row.get("check_name");
         let outcome = outcomes
             .iter_mut()
@@ -159,13 +182,16 @@ pub fn run_all(tx: &mut Transaction<'_>, one_subject: bool) -> Result<Vec<Outcom
             .with_context(|| {
                 format!("a check answered as {check:?}, which is not its file's name")
             })?;
-        outcome.findings.get_or_insert_with(Vec::new).push(Finding {
+        let credits: Option<i64> = row.get("credits");
+        outcome.found = Some(outcome.found.unwrap_or(0) + 1);
+        outcome.credits += credits.unwrap_or(0);
+        each(Finding {
             check,
             severity: Severity::parse(row.get("severity"))?,
             recharge_id: row.get("recharge_id"),
             user_id: row.get("user_id"),
             payment_intent_id: row.get("payment_intent_id"),
-            credits: row.get("credits"),
+            credits,
             detail: row.get("detail"),
             fix: row.get("fix"),
         });

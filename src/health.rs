@@ -282,11 +282,12 @@ fn limits(key: &str, severity: Option<Severity>, overrides: &BTreeMap<String, Ov
 }
 
 pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
-    let mut db = contract::open(global, Need::Installed)?;
+    let mut db = contract::open(global, Need::Reads)?;
     let database = db.target.to_string();
     let mut tx = db.snapshot()?;
     settings.scope.apply(&mut tx)?;
-    let outcomes = checks::run_all(&mut tx, false)?;
+    // Counted, not kept.
+    let outcomes = checks::run_all(&mut tx, false, |_| {})?;
     let oldest_stuck: i64 = tx
         .query_one(sql::HEALTH_METRICS, &[])
         .context("running sql/health/metrics.sql")?
@@ -370,8 +371,8 @@ fn check_metric(outcome: &Outcome, overrides: &BTreeMap<String, Override>) -> Me
         check: Some(check.name.clone()),
         severity,
         unit: Unit::Count,
-        value: outcome.findings.as_ref().map(|f| f.len() as i64),
-        note: (outcome.findings.is_none()).then(|| {
+        value: outcome.found.map(|n| n as i64),
+        note: (outcome.found.is_none()).then(|| {
             format!(
                 "skipped: {}",
                 outcome.skipped.as_deref().unwrap_or_default()

@@ -1,6 +1,8 @@
 //! `credits debug`: every check of the catalogue on one snapshot, as a
 //! summary (one row per check) and the details (one row per finding).
 
+use std::collections::HashMap;
+
 use anyhow::Result;
 use chrono::Utc;
 use serde_json::Value;
@@ -18,19 +20,12 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     let mut tx = db.snapshot()?;
     let scope = resolve_scope(&mut tx, &args.scope, since)?;
     scope.apply(&mut tx)?;
-    let outcomes = checks::run_all(
-        &mut tx,
-        scope.user_id.is_some() || scope.payment_intent.is_some(),
-    )?;
-    tx.commit()?;
-
-    let mut summary = Section::new(
-        "summary",
-        "Summary",
-        &[
-            "check", "severity", "status", "count", "credits", "fix", "title",
-        ],
-    );
+    // People get the first --limit rows of each check; scripts get all.
+    let limit = if args.all || format != Format::Table {
+        usize::MAX
+    } else {
+        args.limit
+    };
     let mut details = Section::new(
         "findings",
         "Findings",
@@ -46,11 +41,33 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
             "dashboard_url",
         ],
     );
-    let mut problems = 0;
-    let mut hidden = 0;
+    let mut shown: HashMap<String, usize> = HashMap::new();
+    let outcomes = checks::run_all(
+        &mut tx,
+        scope.user_id.is_some() || scope.payment_intent.is_some(),
+        |finding| {
+            let count = shown.entry(finding.check.clone()).or_default();
+            if *count < limit {
+                *count += 1;
+                details.push(row(finding));
+            }
+        },
+    )?;
+    tx.commit()?;
+
+    let mut summary = Section::new(
+        "summary",
+        "Summary",
+        &[
+            "check", "severity", "status", "count", "credits", "fix", "title",
+        ],
+    );
+    let problems: u64 = outcomes.iter().map(checks::Outcome::problems).sum();
+    let found: u64 = outcomes.iter().filter_map(|o| o.found).sum();
+    let hidden = found as usize - details.rows.len();
     for outcome in &outcomes {
         let check = &outcome.check;
-        let Some(findings) = &outcome.findings else {
+        let Some(found) = outcome.found else {
             summary.push(vec![
                 check.name.clone().into(),
                 check.severity.as_str().into(),
@@ -67,35 +84,16 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
             ]);
             continue;
         };
-        problems += findings.iter().filter(|f| f.is_problem()).count();
-        let credits: i64 = findings.iter().filter_map(|f| f.credits).sum();
+        let some = |value: Value| if found == 0 { Value::Null } else { value };
         summary.push(vec![
             check.name.clone().into(),
             check.severity.as_str().into(),
-            if findings.is_empty() { "ok" } else { "found" }.into(),
-            findings.len().into(),
-            if findings.is_empty() {
-                Value::Null
-            } else {
-                credits.into()
-            },
-            if findings.is_empty() {
-                Value::Null
-            } else {
-                check.fix.clone().into()
-            },
+            if found == 0 { "ok" } else { "found" }.into(),
+            found.into(),
+            some(outcome.credits.into()),
+            some(check.fix.clone().into()),
             check.title.clone().into(),
         ]);
-        // People get the first --limit rows of each check; scripts get all.
-        let shown = if args.all || format != Format::Table {
-            findings.len()
-        } else {
-            args.limit
-        };
-        hidden += findings.len().saturating_sub(shown);
-        for finding in findings.iter().take(shown) {
-            details.push(row(finding));
-        }
     }
 
     let mut report = Report::new("debug");
@@ -150,23 +148,20 @@ fn resolve_scope(
     })
 }
 
-fn row(finding: &Finding) -> Vec<Value> {
-    let text = |value: &Option<String>| value.clone().map_or(Value::Null, Value::from);
-    let id = |value: &Option<String>| value.as_ref().map_or(Value::Null, |id| id.clone().into());
+fn row(finding: Finding) -> Vec<Value> {
+    let dashboard_url = finding
+        .payment_intent_id
+        .as_deref()
+        .map(scope::dashboard_url);
     vec![
-        finding.check.clone().into(),
+        finding.check.into(),
         finding.severity.as_str().into(),
-        id(&finding.recharge_id),
-        id(&finding.user_id),
-        text(&finding.payment_intent_id),
-        finding.credits.map_or(Value::Null, Value::from),
-        finding.detail.clone().into(),
-        text(&finding.fix),
-        text(
-            &finding
-                .payment_intent_id
-                .as_deref()
-                .map(scope::dashboard_url),
-        ),
+        finding.recharge_id.into(),
+        finding.user_id.into(),
+        finding.payment_intent_id.into(),
+        finding.credits.into(),
+        finding.detail.into(),
+        finding.fix.into(),
+        dashboard_url.into(),
     ]
 }

@@ -102,21 +102,18 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
             "fix",
         ],
     );
-    for outcome in checks::run_all(&mut tx, true)? {
-        for finding in outcome.findings.unwrap_or_default() {
-            if finding.user_id.as_deref() != Some(user_id.as_str()) {
-                continue;
-            }
+    checks::run_all(&mut tx, true, |finding| {
+        if finding.user_id.as_deref() == Some(user_id.as_str()) {
             findings.push(vec![
                 finding.check.into(),
                 finding.severity.as_str().into(),
-                finding.recharge_id.map(|id| id.to_string()).into(),
+                finding.recharge_id.into(),
                 finding.credits.into(),
                 finding.detail.into(),
                 finding.fix.into(),
             ]);
         }
-    }
+    })?;
 
     let recent = audit_log::entries(
         &mut tx,
