@@ -187,6 +187,23 @@ pub struct GlobalOpts {
     )]
     pub database_url: Option<String>,
 
+    /// A streaming replica for the commands that only read (debug, health, support, log,
+    /// stripe check and reconcile): they run there, off the primary. Same forms as
+    /// --database-url; the repairs always write, and check what they change, on the primary.
+    #[arg(
+        long,
+        env = "CREDITS_READ_URL",
+        hide_env_values = true,
+        global = true,
+        help_heading = "Connection"
+    )]
+    pub read_url: Option<String>,
+
+    /// With --read-url: how far behind its primary the replica may be (e.g. 30s, 2min)
+    /// before a command refuses to read there (exit 4).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s", global = true, help_heading = "Connection")]
+    pub max_lag: Duration,
+
     /// The mapping file telling how the app's tables map to the credits domain
     /// (default: ./credits.toml when present; see `credits profile`).
     #[arg(

@@ -114,6 +114,54 @@ impl LocalCluster {
         Ok(cluster)
     }
 
+    /// A hot standby of this cluster, streaming from it: a base backup
+    /// (`pg_basebackup -R`) started on its own port, removed like any other.
+    pub fn start_standby(&self) -> Result<LocalCluster> {
+        let dir = self.dir.with_file_name(format!(
+            "{}-standby",
+            self.dir
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("credits-pg")
+        ));
+        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        if let Some((uid, gid)) = self.owner {
+            chown(&dir, Some(uid), Some(gid))?;
+        }
+        let backup = as_owner(Command::new(self.bin.join("pg_basebackup")), self.owner)
+            .arg("-D")
+            .arg(dir.join("data"))
+            .args(["-R", "-X", "stream", "--no-sync", "--checkpoint=fast"])
+            .args(["-h", "127.0.0.1", "-U", "postgres"])
+            .args(["-p", &self.port.to_string()])
+            .output()
+            .context("running pg_basebackup")?;
+        if !backup.status.success() {
+            bail!(
+                "pg_basebackup failed: {}",
+                String::from_utf8_lossy(&backup.stderr).trim()
+            );
+        }
+        let port = free_port()?;
+        fs::File::create(dir.join("server.log"))?;
+        if let Some((uid, gid)) = self.owner {
+            chown(dir.join("server.log"), Some(uid), Some(gid))?;
+        }
+        let server = spawn_server(&self.bin, &dir, port, self.owner, &self.settings)?;
+        let mut standby = LocalCluster {
+            dir,
+            port,
+            server,
+            watchdog: None,
+            bin: self.bin.clone(),
+            owner: self.owner,
+            settings: self.settings.clone(),
+        };
+        standby.watchdog = Some(standby.spawn_watchdog()?);
+        standby.wait_ready()?;
+        Ok(standby)
+    }
+
     /// A libpq connection string for `dbname` on this cluster.
     pub fn conninfo(&self, dbname: &str) -> String {
         format!(
@@ -265,14 +313,19 @@ fn server_bin_dir() -> Result<PathBuf> {
             .and_then(|v| v.to_str());
         std::cmp::Reverse(version.and_then(|v| v.parse::<u32>().ok()).unwrap_or(0))
     });
-    on_path
+    let found = on_path
         .into_iter()
         .chain(debian)
         .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
         .context(
             "PostgreSQL server programs (initdb, postgres) were not found on PATH or in \
              /usr/lib/postgresql/*/bin; install them (Debian: apt-get install -y postgresql)",
-        )
+        )?;
+    // Where initdb really is: a PATH entry may hold links to a few of the
+    // programs only, and the standby needs pg_basebackup from beside them.
+    Ok(fs::canonicalize(found.join("initdb"))?
+        .parent()
+        .map_or(found, Path::to_path_buf))
 }
 
 /// The uid/gid to run the server as: the `postgres` user when we are root.

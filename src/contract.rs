@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::migrations;
 use crate::profile::{self, Profile};
+use crate::replica;
 
 /// What a command needs of the database before it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,14 +19,20 @@ pub enum Need {
     Connection,
     /// The app mapped and credits installed for it, unchanged.
     Installed,
+    /// As `Installed`, for a command that only reads: on the replica when
+    /// --read-url is given (see `replica`).
+    Reads,
 }
 
 /// The one preflight: connects, and for [`Need::Installed`] checks the
 /// contract (the app profile, kept in the connection) and the install.
 /// Fails with exit 4 naming what is missing; reads only.
 pub fn open(opts: &GlobalOpts, need: Need) -> Result<Db> {
-    let mut db = Db::connect(opts)?;
-    if need == Need::Installed {
+    let mut db = match (&opts.read_url, need) {
+        (Some(url), Need::Reads) => replica::open(opts, url)?,
+        _ => Db::connect(opts)?,
+    };
+    if need != Need::Connection {
         let profile = check(&mut db)?;
         let mut tx = db.read_only()?;
         migrations::require_installed(&mut tx)?;

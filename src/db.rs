@@ -28,11 +28,17 @@ pub struct Db {
 
 impl Db {
     pub fn connect(opts: &GlobalOpts) -> Result<Db> {
-        let (client, target) = connect::connect(opts.database_url.as_deref())?;
+        Db::connect_to(opts, opts.database_url.as_deref())
+    }
+
+    /// Connects to `url` (another server than --database-url: a replica)
+    /// with the options of `opts`.
+    pub fn connect_to(opts: &GlobalOpts, url: Option<&str>) -> Result<Db> {
+        let (client, target) = connect::connect(url)?;
         Ok(Db {
             client,
             target,
-            database_url: opts.database_url.clone(),
+            database_url: url.map(str::to_string),
             config: opts.config.clone(),
             profile: None,
             statement_timeout: opts.statement_timeout,

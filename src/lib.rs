@@ -20,6 +20,7 @@ pub mod packages;
 pub mod profile;
 pub mod reference;
 pub mod repair;
+pub mod replica;
 pub mod rls;
 pub mod scope;
 pub mod sql;

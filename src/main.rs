@@ -45,22 +45,22 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
             retry_failed::run(&mut open(cli, Need::Installed)?, args, format)
         }
         Command::FixUser(args) => fix_user::run(&mut open(cli, Need::Installed)?, args, format),
-        Command::Support(args) => support::run(&mut open(cli, Need::Installed)?, args, format),
-        Command::Log(args) => log::run(&mut open(cli, Need::Installed)?, args, format),
+        Command::Support(args) => support::run(&mut open(cli, Need::Reads)?, args, format),
+        Command::Log(args) => log::run(&mut open(cli, Need::Reads)?, args, format),
         Command::RlsFix(args) => rls_fix::run(&mut open(cli, Need::Installed)?, args, format),
         Command::Profile(args) => profile::run(&mut open(cli, Need::Connection)?, args, format),
         Command::Completions(args) => completions::run(args),
         Command::Man(args) => completions::man(args),
         Command::Install(args) => install::run(&mut open(cli, Need::Connection)?, args, format),
         Command::Status => status::run(&mut open(cli, Need::Connection)?, format),
-        Command::Debug(args) => debug::run(&mut open(cli, Need::Installed)?, args, format),
+        Command::Debug(args) => debug::run(&mut open(cli, Need::Reads)?, args, format),
         Command::PausePackages(args) => pause::run(&mut open(cli, Need::Installed)?, args, format),
         Command::ResumePackages(args) => {
             resume::run(&mut open(cli, Need::Installed)?, args, format)
         }
         Command::Packages => packages::run(&mut open(cli, Need::Installed)?, format),
         // The key is checked before the database is connected to.
-        Command::Stripe(args) => stripe::run(args, format, || open(cli, Need::Installed)),
+        Command::Stripe(args) => stripe::run(args, format, || open(cli, Need::Reads)),
         // Connects itself: every failure must become a Nagios UNKNOWN (3).
         Command::Health(args) => health::run(&cli.global, args, format),
     }

@@ -1,5 +1,5 @@
 //! `credits-bench`: measures `credits` against the runbook's approach and the
-//! physical bound on one generated incident (issue 8).
+//! physical bound on one generated incident.
 //!
 //! It starts a throwaway PostgreSQL cluster, fills one database with the
 //! reference incident generator, and measures every case on a fresh copy
@@ -534,8 +534,7 @@ fn targets(rows: &[Row], bound: f64, recharges: i64) -> String {
     let view_a = rows
         .iter()
         .find(|r| r.case == "(a)" && r.what.starts_with("runbook view"));
-    let mut out =
-        String::from("\n## Targets of issue 8\n\n| Target | Measured | Verdict |\n|---|---|---|\n");
+    let mut out = String::from("\n## Targets\n\n| Target | Measured | Verdict |\n|---|---|---|\n");
     let verdict = |met: bool, why: &str| {
         if met {
             "met".to_string()
@@ -551,10 +550,11 @@ fn targets(rows: &[Row], bound: f64, recharges: i64) -> String {
             fix.seconds,
             verdict(
                 ratio <= 1.5,
-                "likely the per-batch work the bound skips: a planning read of the affected users, \
-                 FOR UPDATE SKIP LOCKED on each batch's rows, fix_user per user (PL/pgSQL, several \
-                 statements each), an audit row per change and one commit round trip per batch of \
-                 100 users, plus process start and the contract check (dominant at small sizes)"
+                "the bound is one long transaction of two hash joins; bulk-fix works in short \
+                 transactions (sized to half of --max-transaction), each locking its users' rows, \
+                 reading them by index through the adapter's text ids, checking every recharge of \
+                 those users for duplicates and mismatches and writing an audit row per change, \
+                 after a planning read of the affected users"
             )
         );
         let longest = fix.longest_xact_ms.unwrap_or(0.0);
@@ -565,8 +565,8 @@ fn targets(rows: &[Row], bound: f64, recharges: i64) -> String {
             verdict(
                 longest <= 250.0,
                 "compare with the row-lock column: a long transaction without row locks is the \
-                 read-only planning snapshot (affected users over the whole window); a long one with \
-                 row locks is a batch (lower --batch-size)"
+                 read-only planning snapshot (affected users over the whole window), which blocks \
+                 no writer; a long one with row locks is a batch (lower --max-transaction)"
             )
         );
     }
@@ -578,9 +578,9 @@ fn targets(rows: &[Row], bound: f64, recharges: i64) -> String {
             view.seconds,
             verdict(
                 debug.seconds <= view.seconds,
-                "debug runs every check (16 categories, including per-user balance drift, which \
-                 aggregates the whole ledger) where the view is one join with 4 categories, plus \
-                 process start, connection and the contract check"
+                "debug computes 16 categories (recharges joined to the ledger through the adapter's \
+                 text ids and mapped statuses, per-user balance drift over the whole ledger, the \
+                 webhook events) where the view is one join on the app's own ids with 4 categories"
             )
         );
     }

@@ -300,6 +300,7 @@ pub fn credits_with_env(args: &[&str], env: &[(&str, &str)]) -> Run {
         "PGSSLMODE",
         "PGSSLROOTCERT",
         "PGPASSFILE",
+        "CREDITS_READ_URL",
     ] {
         command.env_remove(var);
     }

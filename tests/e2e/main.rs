@@ -17,6 +17,7 @@ mod pooler;
 mod race;
 mod reference;
 mod repair;
+mod replica;
 mod retry_failed;
 mod rls;
 mod security;
