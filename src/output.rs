@@ -88,6 +88,130 @@ impl Serialize for JsonDocument<'_> {
     }
 }
 
+/// One section of a report written as its rows arrive (JSON and CSV), for
+/// output that grows with the data (debug's findings at a million
+/// recharges): memory stays flat. The fields and sections known only at the
+/// end follow it ([`Streamed::finish`]). Tables are never streamed: they
+/// size their columns from every row, and people get few rows.
+pub struct Streamed {
+    sink: Sink,
+    columns: Vec<&'static str>,
+    /// The fields written before the section.
+    head_fields: Vec<String>,
+    rows: usize,
+    /// The first write that failed; the rest are skipped, `finish` says it.
+    failed: Option<anyhow::Error>,
+}
+
+enum Sink {
+    Json(std::io::BufWriter<std::io::Stdout>),
+    Csv(Box<csv::Writer<std::io::BufWriter<std::io::Stdout>>>),
+    Table,
+}
+
+impl Streamed {
+    /// Starts the document: in JSON, the command, the fields `report` has
+    /// so far and the opening of section `name`; in CSV, the header row.
+    pub fn start(
+        format: Format,
+        report: &Report,
+        name: &str,
+        columns: &[&'static str],
+    ) -> Streamed {
+        let out = || std::io::BufWriter::new(std::io::stdout());
+        let mut streamed = Streamed {
+            sink: match format {
+                Format::Json => Sink::Json(out()),
+                Format::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(out()))),
+                Format::Table => Sink::Table,
+            },
+            columns: columns.to_vec(),
+            head_fields: report.fields.keys().cloned().collect(),
+            rows: 0,
+            failed: None,
+        };
+        let head = match &mut streamed.sink {
+            Sink::Json(out) => (|| -> Result<()> {
+                write!(
+                    out,
+                    "{{\n  \"command\": {}",
+                    serde_json::to_string(report.command)?
+                )?;
+                for (key, value) in &report.fields {
+                    json_entry(out, key, value)?;
+                }
+                write!(out, ",\n  {}: [", serde_json::to_string(name)?)?;
+                Ok(())
+            })(),
+            Sink::Csv(writer) => writer.write_record(columns).map_err(anyhow::Error::from),
+            Sink::Table => Ok(()),
+        };
+        streamed.failed = head.err();
+        streamed
+    }
+
+    pub fn push(&mut self, row: &[Value]) {
+        if self.failed.is_some() {
+            return;
+        }
+        let separator = if self.rows == 0 { "" } else { "," };
+        let written = match &mut self.sink {
+            Sink::Json(out) => (|| -> Result<()> {
+                let object = JsonRow {
+                    columns: &self.columns,
+                    values: row,
+                };
+                write!(out, "{separator}\n    {}", serde_json::to_string(&object)?)?;
+                Ok(())
+            })(),
+            Sink::Csv(writer) => writer
+                .write_record(row.iter().map(plain))
+                .map_err(anyhow::Error::from),
+            Sink::Table => Ok(()),
+        };
+        self.rows += 1;
+        self.failed = written.err();
+    }
+
+    /// Ends the document with what `report` holds now (JSON: its fields not
+    /// written yet, and its sections; CSV: nothing more).
+    pub fn finish(mut self, report: &Report) -> Result<()> {
+        let written = match self.failed.take() {
+            Some(error) => Err(error),
+            None => self.tail(report),
+        };
+        reader_gone_is_fine(written)
+    }
+
+    fn tail(&mut self, report: &Report) -> Result<()> {
+        match &mut self.sink {
+            Sink::Json(out) => {
+                write!(out, "{}]", if self.rows == 0 { "" } else { "\n  " })?;
+                for (key, value) in &report.fields {
+                    if !self.head_fields.contains(key) {
+                        json_entry(out, key, value)?;
+                    }
+                }
+                for section in &report.sections {
+                    json_entry(out, section.name, section)?;
+                }
+                writeln!(out, "\n}}")?;
+                out.flush()?;
+            }
+            Sink::Csv(writer) => writer.flush()?,
+            Sink::Table => {}
+        }
+        Ok(())
+    }
+}
+
+/// `,\n  "key": value`, the value indented as the rest of the document.
+fn json_entry(out: &mut impl Write, key: &str, value: &impl Serialize) -> Result<()> {
+    let pretty = serde_json::to_string_pretty(value)?.replace('\n', "\n  ");
+    write!(out, ",\n  {}: {pretty}", serde_json::to_string(key)?)?;
+    Ok(())
+}
+
 /// What a command prints on stdout.
 pub struct Report {
     pub command: &'static str,

@@ -11,7 +11,7 @@ use crate::checks::{self, Finding};
 use crate::cli::{DebugArgs, Format, ScopeArgs};
 use crate::db::Db;
 use crate::exit::Code;
-use crate::output::{Report, Section, note};
+use crate::output::{Report, Section, Streamed, note};
 use crate::scope::{self, Scope};
 
 pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
@@ -20,36 +20,30 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     let mut tx = db.snapshot()?;
     let scope = resolve_scope(&mut tx, &args.scope, since)?;
     scope.apply(&mut tx)?;
-    // People get the first --limit rows of each check; scripts get all.
-    let limit = if args.all || format != Format::Table {
-        usize::MAX
-    } else {
-        args.limit
-    };
-    let mut details = Section::new(
-        "findings",
-        "Findings",
-        &[
-            "check",
-            "severity",
-            "recharge_id",
-            "user_id",
-            "payment_intent_id",
-            "credits",
-            "detail",
-            "fix",
-            "dashboard_url",
-        ],
-    );
+    let mut report = Report::new("debug");
+    report.field("database", target);
+    report.field("since", crate::output::time(&scope.since));
+    report.field("stuck_after_seconds", scope.stuck_after.as_secs());
+    report.field("user_id", scope.user_id.clone());
+    report.field("payment_intent_id", scope.payment_intent.clone());
+    // Scripts get every finding, written as it arrives (memory stays flat
+    // however many there are); people get the first --limit of each check.
+    let mut stream = (format != Format::Table)
+        .then(|| Streamed::start(format, &report, "findings", FINDING_COLUMNS));
+    let limit = if args.all { usize::MAX } else { args.limit };
+    let mut details = Section::new("findings", "Findings", FINDING_COLUMNS);
     let mut shown: HashMap<String, usize> = HashMap::new();
     let outcomes = checks::run_all(
         &mut tx,
         scope.user_id.is_some() || scope.payment_intent.is_some(),
-        |finding| {
-            let count = shown.entry(finding.check.clone()).or_default();
-            if *count < limit {
-                *count += 1;
-                details.push(row(finding));
+        |finding| match &mut stream {
+            Some(stream) => stream.push(&row(finding)),
+            None => {
+                let count = shown.entry(finding.check.clone()).or_default();
+                if *count < limit {
+                    *count += 1;
+                    details.push(row(finding));
+                }
             }
         },
     )?;
@@ -64,7 +58,11 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     );
     let problems: u64 = outcomes.iter().map(checks::Outcome::problems).sum();
     let found: u64 = outcomes.iter().filter_map(|o| o.found).sum();
-    let hidden = found as usize - details.rows.len();
+    let hidden = if stream.is_some() {
+        0
+    } else {
+        found as usize - details.rows.len()
+    };
     for outcome in &outcomes {
         let check = &outcome.check;
         let Some(found) = outcome.found else {
@@ -96,17 +94,15 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
         ]);
     }
 
-    let mut report = Report::new("debug");
-    report.field("database", target);
-    report.field("since", crate::output::time(&scope.since));
-    report.field("stuck_after_seconds", scope.stuck_after.as_secs());
-    report.field("user_id", scope.user_id.map(|id| id.to_string()));
-    report.field("payment_intent_id", scope.payment_intent.clone());
     report.field("problems", problems);
     report.sections.push(summary);
-    report.sections.push(details);
-    report.csv_section = "findings";
-    report.print(format)?;
+    match stream {
+        Some(stream) => stream.finish(&report)?,
+        None => {
+            report.sections.push(details);
+            report.print(format)?;
+        }
+    }
 
     if hidden > 0 {
         note(format!(
@@ -147,6 +143,18 @@ fn resolve_scope(
         payment_intent,
     })
 }
+
+const FINDING_COLUMNS: &[&str] = &[
+    "check",
+    "severity",
+    "recharge_id",
+    "user_id",
+    "payment_intent_id",
+    "credits",
+    "detail",
+    "fix",
+    "dashboard_url",
+];
 
 fn row(finding: Finding) -> Vec<Value> {
     let dashboard_url = finding
