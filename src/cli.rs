@@ -439,6 +439,12 @@ pub struct RetryFailedArgs {
     #[arg(long)]
     pub verify_with_stripe: bool,
 
+    /// A Payments export from the Stripe Dashboard (CSV), for an operator without an API
+    /// key: a candidate the file shows paid (Paid, nothing refunded, for the recharge's
+    /// price) is credited, audited with the file's SHA-256; one it shows otherwise is not.
+    #[arg(long, value_name = "FILE", conflicts_with = "verify_with_stripe")]
+    pub stripe_export: Option<std::path::PathBuf>,
+
     #[command(flatten)]
     pub stripe: StripeOpts,
 

@@ -43,12 +43,18 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     };
     let target = db.target.to_string();
     let mut plan = plan(db, &terms, &args.write.operator)?;
-    if let Some(client) = &stripe {
-        note(format!(
-            "asking Stripe ({} mode) about every candidate's payment intent",
-            client.mode().label()
-        ));
-        let verdicts = repair::stripe::verify(client, db, &plan)?;
+    let verdicts = match (&stripe, &args.stripe_export) {
+        (Some(client), _) => {
+            note(format!(
+                "asking Stripe ({} mode) about every candidate's payment intent",
+                client.mode().label()
+            ));
+            Some(repair::stripe::verify(client, db, &plan)?)
+        }
+        (None, Some(path)) => Some(repair::stripe::from_export(path, db, &plan)?),
+        (None, None) => None,
+    };
+    if let Some(verdicts) = verdicts {
         terms.attestations.extend(verdicts.paid.clone());
         plan = verdicts.apply(self::plan(db, &terms, &args.write.operator)?);
     }
@@ -140,6 +146,8 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     report.field("skipped_locked", tally.count(Action::SkippedLocked));
     if let Some(client) = &stripe {
         report.field("stripe_mode", client.mode().label());
+    }
+    if stripe.is_some() || args.stripe_export.is_some() {
         report.field("not_paid_in_stripe", tally.count(Action::NotPaidInStripe));
     }
     report.field(

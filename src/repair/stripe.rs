@@ -1,20 +1,26 @@
-//! Evidence from Stripe itself for a repair's plan (`--verify-with-stripe`):
-//! each candidate's payment intent is retrieved and judged
-//! (`stripe::verify`). A payment Stripe shows as paid becomes an
-//! attestation naming the API and the request id, which the audit row
-//! keeps; anything else keeps the recharge from being credited, whatever
-//! the database says, and is reported with what Stripe said.
+//! Evidence from Stripe itself for a repair's plan: with
+//! `--verify-with-stripe` each candidate's payment intent is retrieved from
+//! the API, with `--stripe-export` it is looked up in a Dashboard Payments
+//! export; either way it is judged the same way (`stripe::verify`). A
+//! payment Stripe shows as paid becomes an attestation naming its source
+//! (the API and the request id, or the file and its SHA-256), which the
+//! audit row keeps; a payment it shows otherwise keeps the recharge from
+//! being credited, whatever the database says, and is reported with what
+//! Stripe said.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
 
 use anyhow::Result;
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{Action, Outcome};
 use crate::db::Db;
 use crate::sql;
 use crate::stripe::client::{Client, StripeError};
-use crate::stripe::verify::verify_payment;
+use crate::stripe::export::Export;
+use crate::stripe::verify::{Verdict, verify_payment};
 
 /// What Stripe said about a plan's candidates.
 #[derive(Default)]
@@ -46,39 +52,15 @@ impl Verdicts {
 /// any other failure (the key, a permission, the network) stops the run
 /// before anything is written.
 pub fn verify(client: &Client, db: &mut Db, plan: &[Outcome]) -> Result<Verdicts> {
-    let candidates: Vec<&Outcome> = plan
-        .iter()
-        .filter(|o| {
-            matches!(
-                o.action,
-                Action::Credited | Action::NoEvidence | Action::ForgeableEvidence
-            ) && o.payment_intent_id.is_some()
-        })
-        .collect();
-    let ids: Vec<&str> = candidates
-        .iter()
-        .filter_map(|o| o.recharge_id.as_deref())
-        .collect();
-    let prices: BTreeMap<String, (Option<i64>, Option<String>)> = {
-        let mut tx = db.read_only()?;
-        let rows = tx.query(sql::REPAIR_RECHARGE_PRICES, &[&ids])?;
-        tx.commit()?;
-        rows.iter()
-            .map(|row| {
-                (
-                    row.get("recharge_id"),
-                    (row.get("price"), row.get("currency")),
-                )
-            })
-            .collect()
-    };
     let mut verdicts = Verdicts::default();
-    for o in candidates {
-        let (Some(recharge), Some(pi)) = (&o.recharge_id, &o.payment_intent_id) else {
-            continue;
-        };
-        let (price, currency) = prices.get(recharge).cloned().unwrap_or((None, None));
-        match verify_payment(client, pi, price, currency.as_deref()) {
+    for candidate in candidates(db, plan)? {
+        let Candidate {
+            recharge,
+            payment_intent: pi,
+            price,
+            currency,
+        } = candidate;
+        match verify_payment(client, &pi, price, currency.as_deref()) {
             Ok(verified) if verified.verdict.is_paid() => {
                 let evidence = format!(
                     "stripe api: {} ({} mode{})",
@@ -88,11 +70,11 @@ pub fn verify(client: &Client, db: &mut Db, plan: &[Outcome]) -> Result<Verdicts
                         .request_id
                         .map_or(String::new(), |id| format!(", request {id}"))
                 );
-                verdicts.paid.insert(pi.clone(), Value::from(evidence));
+                verdicts.paid.insert(pi, Value::from(evidence));
             }
             Ok(verified) => {
                 verdicts.refused.insert(
-                    recharge.clone(),
+                    recharge,
                     format!(
                         "Stripe says {}: not credited{}",
                         verified.verdict.describe(),
@@ -105,7 +87,7 @@ pub fn verify(client: &Client, db: &mut Db, plan: &[Outcome]) -> Result<Verdicts
             Err(error) => match error.chain().find_map(|e| e.downcast_ref::<StripeError>()) {
                 Some(StripeError::Api { status: 404, .. }) => {
                     verdicts.refused.insert(
-                        recharge.clone(),
+                        recharge,
                         format!("Stripe does not know {pi} in this account and mode: not credited"),
                     );
                 }
@@ -114,4 +96,117 @@ pub fn verify(client: &Client, db: &mut Db, plan: &[Outcome]) -> Result<Verdicts
         }
     }
     Ok(verdicts)
+}
+
+/// What a Dashboard Payments export (`--stripe-export`) says of the
+/// candidates of `plan`. A payment intent the export does not hold leaves
+/// its recharge as the plan has it (the export may cover other dates); one
+/// it shows paid (status Paid, nothing refunded, for the recharge's price
+/// and currency) is evidence naming the file and its SHA-256; one it shows
+/// otherwise is refused.
+pub fn from_export(path: &Path, db: &mut Db, plan: &[Outcome]) -> Result<Verdicts> {
+    let wanted: BTreeMap<String, Candidate> = candidates(db, plan)?
+        .into_iter()
+        .map(|c| (c.payment_intent.clone(), c))
+        .collect();
+    let mut export = Export::open(path, "", DateTime::<Utc>::UNIX_EPOCH)?;
+    let mut paid = BTreeSet::new();
+    let mut refused: BTreeMap<String, String> = BTreeMap::new();
+    loop {
+        let page = export.next_page(1000)?;
+        if page.is_empty() {
+            break;
+        }
+        for payment in page {
+            let Some(candidate) = wanted.get(&payment.id) else {
+                continue;
+            };
+            match payment.judge(None, candidate.price, candidate.currency.as_deref()) {
+                Verdict::Paid => {
+                    paid.insert(payment.id.clone());
+                }
+                verdict => {
+                    refused
+                        .entry(candidate.recharge.clone())
+                        .or_insert_with(|| {
+                            format!(
+                                "the Stripe export says {}: not credited",
+                                verdict.describe()
+                            )
+                        });
+                }
+            }
+        }
+    }
+    let file = path.file_name().map_or(path.display().to_string(), |n| {
+        n.to_string_lossy().into_owned()
+    });
+    let sha256 = export.sha256()?;
+    let mut verdicts = Verdicts::default();
+    for pi in paid {
+        // A payment paid in one row of the export is evidence, whatever
+        // another row of it says (a failed first attempt, say).
+        if let Some(candidate) = wanted.get(&pi) {
+            refused.remove(&candidate.recharge);
+        }
+        verdicts.paid.insert(
+            pi,
+            Value::from(format!(
+                "stripe export {file} (sha256 {sha256}): paid, not refunded"
+            )),
+        );
+    }
+    verdicts.refused = refused;
+    Ok(verdicts)
+}
+
+/// A recharge Stripe could speak for, and what Stripe must have collected
+/// for it, where the app stores that.
+struct Candidate {
+    recharge: String,
+    payment_intent: String,
+    /// In the currency's minor unit.
+    price: Option<i64>,
+    currency: Option<String>,
+}
+
+/// The candidates of `plan`: the recharges the repair could credit that
+/// name a payment intent.
+fn candidates(db: &mut Db, plan: &[Outcome]) -> Result<Vec<Candidate>> {
+    let candidates: Vec<(&String, &String)> = plan
+        .iter()
+        .filter(|o| {
+            matches!(
+                o.action,
+                Action::Credited | Action::NoEvidence | Action::ForgeableEvidence
+            )
+        })
+        .filter_map(|o| Some((o.recharge_id.as_ref()?, o.payment_intent_id.as_ref()?)))
+        .collect();
+    let ids: Vec<&str> = candidates.iter().map(|(id, _)| id.as_str()).collect();
+    let mut prices: BTreeMap<String, (Option<i64>, Option<String>)> = {
+        let mut tx = db.read_only()?;
+        let rows = tx.query(sql::REPAIR_RECHARGE_PRICES, &[&ids])?;
+        tx.commit()?;
+        rows.iter()
+            .map(|row| {
+                (
+                    row.get("recharge_id"),
+                    (row.get("price"), row.get("currency")),
+                )
+            })
+            .collect()
+    };
+    Ok(candidates
+        .into_iter()
+        .map(|(recharge, pi)| {
+            let (price, currency) = prices.remove(recharge).unwrap_or((None, None));
+            Candidate {
+                recharge: recharge.clone(),
+                payment_intent: pi.clone(),
+                price,
+                currency,
+            }
+        })
+        .collect())
 }

@@ -969,3 +969,89 @@ fn retry_failed_verified_with_stripe_credits_exactly_the_paid_recharges_once() {
     assert_eq!(credited(&db), ["pi_v_paid", "pi_v_pending_paid"]);
     assert_eq!(db.violations(), vec![]);
 }
+
+/// `retry-failed --stripe-export`: without a key, a Dashboard export is the
+/// evidence. What it shows paid is credited (audited with the file's
+/// SHA-256), what it shows refunded is not (even with a stored success
+/// event), and what it does not hold stays as the database has it.
+#[test]
+fn retry_failed_with_a_dashboard_export_credits_what_it_shows_paid() {
+    let db = TestDb::new();
+    db.client()
+        .batch_execute(&format!(
+            "ALTER TABLE credit_recharge ADD COLUMN price int, ADD COLUMN currency text;
+             INSERT INTO auth.users (id, email) VALUES ('{USER}', 'payer@example.com');
+             INSERT INTO credit_recharge (id, user_id, amount, status, payment_intent_id, price, currency, created_at) VALUES
+               ('00000000-0000-4000-8000-000000000021', '{USER}', 100, 'failed', 'pi_x_paid', 999, 'usd', now() - interval '2 hours'),
+               ('00000000-0000-4000-8000-000000000022', '{USER}', 100, 'failed', 'pi_x_refunded', 999, 'usd', now() - interval '2 hours'),
+               ('00000000-0000-4000-8000-000000000023', '{USER}', 100, 'failed', 'pi_x_absent', 999, 'usd', now() - interval '2 hours');
+             INSERT INTO stripe_webhook_event (id, type, payment_intent_id, payload, status)
+               VALUES ('evt_x_refunded', 'payment_intent.succeeded', 'pi_x_refunded', '{{}}', 'failed');"
+        ))
+        .unwrap();
+    let install = db.credits(&["install", "--yes"]);
+    assert_eq!(install.code, 0, "{install:?}");
+    let dir = test_dir(&db);
+    let path = dir.join("payments.csv");
+    std::fs::write(
+        &path,
+        "id,Created date (UTC),Amount,Amount Refunded,Currency,Status,PaymentIntent ID,Customer Email\n\
+         ch_x1,2026-11-30 10:00:00,\"9,99\",\"0,00\",usd,Paid,pi_x_paid,payer@example.com\n\
+         ch_x2,2026-11-30 10:01:00,9.99,9.99,usd,Refunded,pi_x_refunded,payer@example.com\n",
+    )
+    .unwrap();
+    let sha256: String = Sha256::digest(std::fs::read(&path).unwrap())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let args = [
+        "retry-failed",
+        "--stripe-export",
+        path.to_str().unwrap(),
+        "--yes",
+        "--output",
+        "json",
+    ];
+    let credited = |db: &TestDb| -> Vec<String> {
+        db.client()
+            .query(
+                "SELECT r.payment_intent_id FROM credit_transaction t \
+                 JOIN credit_recharge r ON r.id = t.related_recharge_id ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+    let first = db.credits(&args);
+    assert_eq!(first.code, 0, "{first:?}");
+    assert_eq!(credited(&db), ["pi_x_paid"]);
+    let report = first.json();
+    let action = |pi: &str| {
+        report["recharges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["payment_intent_id"] == pi)
+            .map(|r| r["action"].clone())
+    };
+    assert_eq!(action("pi_x_paid"), Some(json!("credited")));
+    assert_eq!(action("pi_x_refunded"), Some(json!("not_paid_in_stripe")));
+    assert_eq!(action("pi_x_absent"), Some(json!("no_evidence")));
+    let evidence: String = db
+        .client()
+        .query_one(
+            "SELECT detail ->> 'evidence' FROM credits_ops.repair_log WHERE action = 'credited'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        evidence.contains(&format!("sha256 {sha256}")) && evidence.contains("payments.csv"),
+        "{evidence}"
+    );
+    let again = db.credits(&args);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(credited(&db), ["pi_x_paid"]);
+}
