@@ -325,6 +325,26 @@ pub struct WindowArgs {
     pub stuck_after: Duration,
 }
 
+/// Stripe's own word on the payments a repair would credit.
+#[derive(Debug, Args)]
+pub struct StripeEvidence {
+    /// Ask Stripe about every payment intent the repair would credit, and credit only
+    /// what Stripe shows as paid: succeeded, in the key's mode, for the recharge's price
+    /// and currency where the app stores them, not refunded or disputed. What Stripe
+    /// does not show as paid is never credited, whatever the database says.
+    #[arg(long)]
+    pub verify_with_stripe: bool,
+
+    /// A Payments export from the Stripe Dashboard (CSV), for an operator without an API
+    /// key: a payment the file shows paid (Paid, nothing refunded, for the recharge's
+    /// price) is credited, audited with the file's SHA-256; one it shows otherwise is not.
+    #[arg(long, value_name = "FILE", conflicts_with = "verify_with_stripe")]
+    pub stripe_export: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub api: StripeOpts,
+}
+
 /// How a bulk repair cuts its work into transactions.
 #[derive(Debug, Args)]
 pub struct BatchOpts {
@@ -386,6 +406,9 @@ pub struct FixUserArgs {
     pub reverse_duplicates: bool,
 
     #[command(flatten)]
+    pub stripe: StripeEvidence,
+
+    #[command(flatten)]
     pub write: WriteOpts,
 }
 
@@ -406,6 +429,9 @@ pub struct BulkFixArgs {
     /// Also append an `adjustment` reversing each duplicated recharge's extra credits.
     #[arg(long)]
     pub reverse_duplicates: bool,
+
+    #[command(flatten)]
+    pub stripe: StripeEvidence,
 
     #[command(flatten)]
     pub write: WriteOpts,
@@ -432,21 +458,8 @@ pub struct RetryFailedArgs {
     #[command(flatten)]
     pub batches: BatchOpts,
 
-    /// Ask Stripe about every candidate's payment intent and credit only what Stripe
-    /// shows as paid: succeeded, in the key's mode, for the recharge's price and
-    /// currency where the app stores them, not refunded or disputed. What Stripe
-    /// does not show as paid is never credited, whatever the database says.
-    #[arg(long)]
-    pub verify_with_stripe: bool,
-
-    /// A Payments export from the Stripe Dashboard (CSV), for an operator without an API
-    /// key: a candidate the file shows paid (Paid, nothing refunded, for the recharge's
-    /// price) is credited, audited with the file's SHA-256; one it shows otherwise is not.
-    #[arg(long, value_name = "FILE", conflicts_with = "verify_with_stripe")]
-    pub stripe_export: Option<std::path::PathBuf>,
-
     #[command(flatten)]
-    pub stripe: StripeOpts,
+    pub stripe: StripeEvidence,
 
     /// Also credit recharges whose only evidence is an app record that anon or a signed-in
     /// user could have written (forgeable); audited with the source named.

@@ -184,7 +184,9 @@ AS $fn$
                 WHEN d.sources IS NULL THEN 'no_evidence'
                 WHEN d.forgeable AND NOT p_trust_app_evidence THEN 'forgeable_evidence'
                 ELSE 'credit' END,
-           CASE WHEN d.status = 'completed' THEN 'recharge completed by the app'
+           CASE WHEN d.status = 'completed'
+                THEN 'recharge completed by the app'
+                     || coalesce('; ' || coalesce(p_attested ->> d.wanted_id, p_attested ->> d.payment_intent_id), '')
                 WHEN d.attested THEN coalesce(p_attested ->> d.wanted_id, p_attested ->> d.payment_intent_id,
                                               'attested by ' || coalesce(p_operator, session_user::text))
                 ELSE d.sources || CASE WHEN d.forgeable
@@ -379,13 +381,18 @@ $fn$;
 -- returns. With p_skip_locked (bulk-fix), a user with a recharge or balance
 -- row another session holds is left alone, as one skipped_locked row;
 -- without it (fix-user) those locks are waited for, up to lock_timeout.
+-- p_stripe is what Stripe said of the recharges to credit, when the
+-- operator asked it (--verify-with-stripe, --stripe-export): {"paid":
+-- {payment intent: evidence}, "refused": {recharge id: why}}. A refused
+-- recharge is not credited, and comes back as not_paid_in_stripe.
 CREATE FUNCTION credits_ops.fix_users(
     p_users text[],
     p_operator text DEFAULT NULL,
     p_reason text DEFAULT NULL,
     p_command text DEFAULT 'fix_user',
     p_reverse_duplicates boolean DEFAULT false,
-    p_skip_locked boolean DEFAULT false)
+    p_skip_locked boolean DEFAULT false,
+    p_stripe jsonb DEFAULT NULL)
 RETURNS TABLE (user_id text, recharge_id text, payment_intent_id text, action text,
                credits bigint, detail text)
 LANGUAGE plpgsql
@@ -428,15 +435,23 @@ BEGIN
     END IF;
 
     RETURN QUERY
+    SELECT r.user_id, r.id, r.payment_intent_id, 'not_paid_in_stripe'::text, r.amount,
+           p_stripe #>> ARRAY['refused', r.id]
+      FROM credits_ops.app_recharge r
+     WHERE r.id IN (SELECT jsonb_object_keys(coalesce(p_stripe -> 'refused', '{}')))
+       AND r.user_id = ANY (p_users);
+
+    RETURN QUERY
     SELECT c.user_id, c.recharge_id, c.payment_intent_id, c.action,
            CASE c.action WHEN 'credited' THEN c.amount WHEN 'already_credited' THEN 0 END,
            format('balance %s -> %s', c.balance_before, c.balance_after)
     FROM credits_ops.credit_recharges(
         ARRAY(SELECT r.id FROM credits_ops.app_recharge r
               WHERE r.user_id = ANY (p_users) AND r.status = 'completed'
+                AND NOT coalesce(p_stripe -> 'refused' ? r.id, false)
                 AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                                 WHERE t.related_recharge_id = r.id AND t.type = 'recharge' OFFSET 0)),
-        '{}'::jsonb, v_operator, p_reason, p_command, false, false) c;
+        coalesce(p_stripe -> 'paid', '{}'), v_operator, p_reason, p_command, false, false) c;
 
     SELECT coalesce(array_agg(r.id ORDER BY r.id), '{}'), coalesce(array_agg(r.user_id ORDER BY r.id), '{}')
       INTO v_ids, v_users
@@ -531,7 +546,7 @@ BEGIN
 END
 $fn$;
 
-REVOKE ALL ON FUNCTION credits_ops.fix_users(text[], text, text, text, boolean, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION credits_ops.fix_users(text[], text, text, text, boolean, boolean, jsonb) FROM PUBLIC;
 
 -- One user (V007's signature: `credits fix-user`, psql, the runbook's
 -- manual_fix_user_credits), on the batch repair.

@@ -46,6 +46,7 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
 
     interrupt::listen();
     let audit = args.write.audit("bulk-fix");
+    let stripe = stripe_verdicts(db, args, &users, &audit)?;
     let mut tally = Tally::default();
     let run = batches::run(
         db,
@@ -53,7 +54,16 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
         args.batches.sizing(),
         !args.write.dry_run,
         "users",
-        |tx, batch| repair::fix_users(tx, batch, &audit, args.reverse_duplicates, true),
+        |tx, batch| {
+            repair::fix_users(
+                tx,
+                batch,
+                &audit,
+                args.reverse_duplicates,
+                true,
+                stripe.as_ref(),
+            )
+        },
         |outcomes| tally.add(&outcomes),
     )?;
 
@@ -105,9 +115,47 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     report.field("planned_credits", planned_credits);
     report.field("batches", run.batches);
     report.field("longest_batch_ms", run.longest.as_millis() as u64);
+    if let Some(stripe) = &stripe {
+        if let Some(mode) = stripe.mode {
+            report.field("stripe_mode", mode.label());
+        }
+        report.field("not_paid_in_stripe", tally.count(Action::NotPaidInStripe));
+    }
     report.sections = vec![summary, left];
     report.print(format)?;
     Ok(run.finish(args.write.dry_run, "user(s)"))
+}
+
+/// Asked to (`--verify-with-stripe`, `--stripe-export`), what Stripe says of
+/// every recharge the repair would credit: found by a first pass of the
+/// repair, rolled back batch by batch, then judged before anything is written.
+fn stripe_verdicts(
+    db: &mut Db,
+    args: &BulkFixArgs,
+    users: &[String],
+    audit: &repair::Audit<'_>,
+) -> Result<Option<repair::stripe::Verdicts>> {
+    if !args.stripe.verify_with_stripe && args.stripe.stripe_export.is_none() {
+        return Ok(None);
+    }
+    note("finding every recharge the repair would credit (a first pass, rolled back)");
+    let mut to_credit = Vec::new();
+    batches::run(
+        db,
+        users,
+        args.batches.sizing(),
+        false,
+        "users",
+        |tx, batch| repair::fix_users(tx, batch, audit, args.reverse_duplicates, true, None),
+        |outcomes| {
+            to_credit.extend(
+                outcomes
+                    .into_iter()
+                    .filter(|o| o.action == Action::Credited),
+            )
+        },
+    )?;
+    repair::stripe::judge(&args.stripe, db, &to_credit)
 }
 
 /// The users to repair, and what crediting their completed recharges grants.

@@ -27,13 +27,21 @@ struct Repair {
 pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
     db.profile()?.require_reversible(args.reverse_duplicates)?;
     let target = db.target.to_string();
-    let (user_id, plan) = {
+    let (user_id, mut plan) = {
         let mut tx = db.transaction()?;
         let user_id = scope::resolve_subject(&mut tx, &args.subject)?;
-        let plan = repair(&mut tx, &user_id, args)?;
+        let plan = repair(&mut tx, &user_id, args, None)?;
         tx.rollback()?;
         (user_id, plan)
     };
+    // Asked to, Stripe decides what may be credited; the plan is made again
+    // with its verdicts.
+    let stripe = repair::stripe::judge(&args.stripe, db, &plan.outcomes)?;
+    if stripe.is_some() {
+        let mut tx = db.transaction()?;
+        plan = repair(&mut tx, &user_id, args, stripe.as_ref())?;
+        tx.rollback()?;
+    }
 
     let result = if args.write.dry_run {
         note(format!(
@@ -64,7 +72,7 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
             ),
         )?;
         let mut tx = db.transaction()?;
-        let done = repair(&mut tx, &user_id, args)?;
+        let done = repair(&mut tx, &user_id, args, stripe.as_ref())?;
         tx.commit()
             .context("committing the repair; nothing was changed")?;
         done
@@ -97,7 +105,12 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
     Ok(Code::Ok)
 }
 
-fn repair(tx: &mut Transaction<'_>, user_id: &str, args: &FixUserArgs) -> Result<Repair> {
+fn repair(
+    tx: &mut Transaction<'_>,
+    user_id: &str,
+    args: &FixUserArgs,
+    stripe: Option<&repair::stripe::Verdicts>,
+) -> Result<Repair> {
     let before = ledger(tx, user_id)?;
     let outcomes = repair::fix_users(
         tx,
@@ -105,6 +118,7 @@ fn repair(tx: &mut Transaction<'_>, user_id: &str, args: &FixUserArgs) -> Result
         &args.write.audit("fix-user"),
         args.reverse_duplicates,
         false,
+        stripe,
     )
     .map_err(|error| explain_lock(error, user_id))?;
     let after = ledger(tx, user_id)?;

@@ -22,15 +22,10 @@ use crate::interrupt;
 use crate::output::{Report, Section, note};
 use crate::repair::{self, Action, Outcome, RetryTerms, Tally, batches};
 use crate::scope;
-use crate::stripe;
 
 pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> {
     let attested = attested(args)?;
     db.profile()?.require_writable()?;
-    let stripe = args
-        .verify_with_stripe
-        .then(|| stripe::connect(&args.stripe))
-        .transpose()?;
     let mut terms = RetryTerms {
         since: args.window.since.at,
         include_pending: args.include_pending,
@@ -43,18 +38,8 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     };
     let target = db.target.to_string();
     let mut plan = plan(db, &terms, &args.write.operator)?;
-    let verdicts = match (&stripe, &args.stripe_export) {
-        (Some(client), _) => {
-            note(format!(
-                "asking Stripe ({} mode) about every candidate's payment intent",
-                client.mode().label()
-            ));
-            Some(repair::stripe::verify(client, db, &plan)?)
-        }
-        (None, Some(path)) => Some(repair::stripe::from_export(path, db, &plan)?),
-        (None, None) => None,
-    };
-    if let Some(verdicts) = verdicts {
+    let verdicts = repair::stripe::judge(&args.stripe, db, &plan)?;
+    if let Some(verdicts) = &verdicts {
         terms.attestations.extend(verdicts.paid.clone());
         plan = verdicts.apply(self::plan(db, &terms, &args.write.operator)?);
     }
@@ -144,10 +129,10 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     report.field("no_evidence", tally.count(Action::NoEvidence));
     report.field("forgeable_evidence", tally.count(Action::ForgeableEvidence));
     report.field("skipped_locked", tally.count(Action::SkippedLocked));
-    if let Some(client) = &stripe {
-        report.field("stripe_mode", client.mode().label());
-    }
-    if stripe.is_some() || args.stripe_export.is_some() {
+    if let Some(verdicts) = &verdicts {
+        if let Some(mode) = verdicts.mode {
+            report.field("stripe_mode", mode.label());
+        }
         report.field("not_paid_in_stripe", tally.count(Action::NotPaidInStripe));
     }
     report.field(

@@ -118,12 +118,14 @@ pub struct Audit<'a> {
 /// The fix-user repair of a batch of users, in `tx`. With `skip_locked`,
 /// users with a row someone else holds are left alone and come back as
 /// skipped_locked; without it their locks are waited for (lock_timeout).
+/// With `stripe`, what Stripe refused is not credited.
 pub fn fix_users(
     tx: &mut Transaction<'_>,
     users: &[String],
     audit: &Audit<'_>,
     reverse_duplicates: bool,
     skip_locked: bool,
+    stripe: Option<&stripe::Verdicts>,
 ) -> Result<Vec<Outcome>> {
     let rows = tx.query(
         sql::REPAIR_FIX_USERS,
@@ -134,6 +136,7 @@ pub fn fix_users(
             &audit.command,
             &reverse_duplicates,
             &skip_locked,
+            &stripe.map(stripe::Verdicts::json),
         ],
     )?;
     Outcome::all(&rows)

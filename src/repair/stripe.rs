@@ -16,10 +16,14 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
 use super::{Action, Outcome};
+use crate::cli::StripeEvidence;
 use crate::db::Db;
+use crate::output::note;
 use crate::sql;
+use crate::stripe;
 use crate::stripe::client::{Client, StripeError};
 use crate::stripe::export::Export;
+use crate::stripe::key::Mode;
 use crate::stripe::verify::{Verdict, verify_payment};
 
 /// What Stripe said about a plan's candidates.
@@ -29,9 +33,37 @@ pub struct Verdicts {
     pub paid: Map<String, Value>,
     /// Recharge id -> why Stripe's answer is not evidence of payment.
     pub refused: BTreeMap<String, String>,
+    /// The key's mode, when the API was asked.
+    pub mode: Option<Mode>,
+}
+
+/// Stripe's verdicts on what `plan` would credit, when the operator asked
+/// for them (`--verify-with-stripe` or `--stripe-export`); None otherwise.
+pub fn judge(evidence: &StripeEvidence, db: &mut Db, plan: &[Outcome]) -> Result<Option<Verdicts>> {
+    if evidence.verify_with_stripe {
+        let client = stripe::connect(&evidence.api)?;
+        note(format!(
+            "asking Stripe ({} mode) about every payment intent the repair would credit",
+            client.mode().label()
+        ));
+        Ok(Some(verify(&client, db, plan)?))
+    } else if let Some(path) = &evidence.stripe_export {
+        Ok(Some(from_export(path, db, plan)?))
+    } else {
+        Ok(None)
+    }
 }
 
 impl Verdicts {
+    /// As the repair SQL takes them (`fix_users`' p_stripe).
+    pub fn json(&self) -> String {
+        serde_json::json!({
+            "paid": self.paid,
+            "refused": self.refused,
+        })
+        .to_string()
+    }
+
     /// The plan with Stripe's refusals in it: those recharges are reported
     /// as not paid in Stripe and never credited.
     pub fn apply(&self, plan: Vec<Outcome>) -> Vec<Outcome> {
@@ -52,7 +84,10 @@ impl Verdicts {
 /// any other failure (the key, a permission, the network) stops the run
 /// before anything is written.
 pub fn verify(client: &Client, db: &mut Db, plan: &[Outcome]) -> Result<Verdicts> {
-    let mut verdicts = Verdicts::default();
+    let mut verdicts = Verdicts {
+        mode: Some(client.mode()),
+        ..Verdicts::default()
+    };
     for candidate in candidates(db, plan)? {
         let Candidate {
             recharge,

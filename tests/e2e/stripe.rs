@@ -1055,3 +1055,112 @@ fn retry_failed_with_a_dashboard_export_credits_what_it_shows_paid() {
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(credited(&db), ["pi_x_paid"]);
 }
+
+/// `fix-user` and `bulk-fix --verify-with-stripe`: a completed recharge
+/// without its credit is credited only when Stripe shows it paid; one Stripe
+/// shows refunded is left uncredited and reported.
+#[test]
+fn fix_user_and_bulk_fix_verified_with_stripe_credit_only_what_stripe_shows_paid() {
+    const OTHER: &str = "00000000-0000-4000-8000-0000000000bb";
+    let db = TestDb::new();
+    db.client()
+        .batch_execute(&format!(
+            "INSERT INTO auth.users (id, email) VALUES ('{USER}', 'payer@example.com'), ('{OTHER}', 'other@example.com');
+             INSERT INTO credit_recharge (id, user_id, amount, status, payment_intent_id, created_at) VALUES
+               ('00000000-0000-4000-8000-000000000031', '{USER}', 100, 'completed', 'pi_c_paid', now() - interval '2 hours'),
+               ('00000000-0000-4000-8000-000000000032', '{USER}', 100, 'completed', 'pi_c_refunded', now() - interval '2 hours'),
+               ('00000000-0000-4000-8000-000000000033', '{OTHER}', 100, 'completed', 'pi_c_paid_too', now() - interval '2 hours');"
+        ))
+        .unwrap();
+    let install = db.credits(&["install", "--yes"]);
+    assert_eq!(install.code, 0, "{install:?}");
+    let at = now() - 7200;
+    let stripe = FakeStripe::start(Seed {
+        payment_intents: vec![
+            payment_intent("pi_c_paid", "succeeded", 999, "usd", at, json!({}), 0),
+            payment_intent("pi_c_refunded", "succeeded", 999, "usd", at, json!({}), 999),
+            payment_intent("pi_c_paid_too", "succeeded", 999, "usd", at, json!({}), 0),
+        ],
+        ..Seed::default()
+    });
+    let credited = |db: &TestDb| -> Vec<String> {
+        db.client()
+            .query(
+                "SELECT r.payment_intent_id FROM credit_transaction t \
+                 JOIN credit_recharge r ON r.id = t.related_recharge_id ORDER BY 1",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    };
+
+    let one = run(
+        &db,
+        &stripe,
+        &[
+            "fix-user",
+            USER,
+            "--verify-with-stripe",
+            "--yes",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(one.code, 0, "{one:?}");
+    assert_eq!(credited(&db), ["pi_c_paid"]);
+    let actions: Vec<(String, String)> = one.json()["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| !a["recharge_id"].is_null())
+        .map(|a| {
+            (
+                a["recharge_id"].as_str().unwrap().to_string(),
+                a["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&(
+            "00000000-0000-4000-8000-000000000031".into(),
+            "credited".into()
+        )) && actions.contains(&(
+            "00000000-0000-4000-8000-000000000032".into(),
+            "not_paid_in_stripe".into()
+        )),
+        "{actions:?}"
+    );
+    let evidence: String = db
+        .client()
+        .query_one(
+            "SELECT detail ->> 'evidence' FROM credits_ops.repair_log WHERE action = 'credited'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        evidence.starts_with("recharge completed by the app; stripe api: succeeded")
+            && evidence.contains("request req_"),
+        "{evidence}"
+    );
+
+    let all = run(
+        &db,
+        &stripe,
+        &[
+            "bulk-fix",
+            "--verify-with-stripe",
+            "--yes",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(all.code, 0, "{all:?}");
+    assert_eq!(credited(&db), ["pi_c_paid", "pi_c_paid_too"]);
+    assert_eq!(all.json()["not_paid_in_stripe"], 1, "{all:?}");
+    let again = run(&db, &stripe, &["bulk-fix", "--verify-with-stripe", "--yes"]);
+    assert_eq!(again.code, 0, "{again:?}");
+    assert_eq!(credited(&db), ["pi_c_paid", "pi_c_paid_too"]);
+}
