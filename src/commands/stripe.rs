@@ -182,8 +182,13 @@ fn reconcile(
     };
     let mut reconciler = Reconciler::new(key_mode, &args.metadata_key);
     let progress = progress_bar();
-    let mut process = |payments: &[Payment]| -> Result<()> {
+    // A page is matched in one read; with the API, the paid payments that
+    // match nothing first get the recharge their Checkout Session names.
+    let mut process = |payments: &mut [Payment], client: Option<&Client>| -> Result<()> {
         let mut tx = db.read_only()?;
+        if let Some(client) = client {
+            reconcile::refs_from_checkout(client, &mut tx, payments, &args.metadata_key)?;
+        }
         reconciler.page(&mut tx, payments)?;
         tx.commit()?;
         progress.set_message(format!(
@@ -196,9 +201,12 @@ fn reconcile(
     let mut export_sha256 = None;
     match source {
         Source::Api(client) => {
-            reconcile::each_page(&client, args.since.at, &args.metadata_key, |payments| {
-                process(&payments)
-            })?;
+            reconcile::each_page(
+                &client,
+                args.since.at,
+                &args.metadata_key,
+                |mut payments| process(&mut payments, Some(&client)),
+            )?;
         }
         Source::Export(mut export) => {
             if !export.has_metadata() {
@@ -208,11 +216,11 @@ fn reconcile(
                 ));
             }
             loop {
-                let page = export.next_page(PAGE)?;
+                let mut page = export.next_page(PAGE)?;
                 if page.is_empty() {
                     break;
                 }
-                process(&page)?;
+                process(&mut page, None)?;
             }
             export_sha256 = Some(export.sha256()?);
         }

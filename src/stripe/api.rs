@@ -105,6 +105,35 @@ impl Event {
     }
 }
 
+/// `GET /v1/checkout/sessions?payment_intent=...`: the Checkout Session that
+/// made a payment. Apps often put the recharge's id on the session (its
+/// metadata, or `client_reference_id`) rather than on the payment intent.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CheckoutSession {
+    pub id: String,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub client_reference_id: Option<String>,
+}
+
+impl Listed for CheckoutSession {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+impl CheckoutSession {
+    /// The recharge it names: its metadata under `metadata_key`, else its
+    /// `client_reference_id`.
+    pub fn recharge_ref(&self, metadata_key: &str) -> Option<String> {
+        self.metadata
+            .get(metadata_key)
+            .or(self.client_reference_id.as_ref())
+            .filter(|id| !id.is_empty())
+            .cloned()
+    }
+}
+
 /// `GET /v1/payment_intents[/{id}]` with `latest_charge` expanded.
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaymentIntent {

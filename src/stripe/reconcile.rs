@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use postgres::Transaction;
 
 use crate::sql;
-use crate::stripe::api::PaymentIntent;
+use crate::stripe::api::{CheckoutSession, PaymentIntent};
 use crate::stripe::client::Client;
 use crate::stripe::key::Mode;
 use crate::stripe::verify::{Payment, Verdict};
@@ -41,6 +41,46 @@ pub fn each_page(
             },
         )
         .context("listing payment intents")
+}
+
+/// For the paid payments of a page that match no recharge and name none in
+/// their metadata: the recharge their Checkout Session names (its metadata
+/// under `metadata_key`, or its `client_reference_id`). One request per
+/// such payment, so only those are asked about.
+pub fn refs_from_checkout(
+    client: &Client,
+    tx: &mut Transaction<'_>,
+    payments: &mut [Payment],
+    metadata_key: &str,
+) -> Result<()> {
+    let keys: Vec<(&str, Option<&str>)> = payments
+        .iter()
+        .map(|p| (p.id.as_str(), p.recharge_ref.as_deref()))
+        .collect();
+    let matched = match_payments(tx, &keys)?;
+    for (payment, recharge) in payments.iter_mut().zip(matched) {
+        if recharge.is_some()
+            || payment.recharge_ref.is_some()
+            || !payment.judge(None, None, None).is_paid()
+        {
+            continue;
+        }
+        let mut named = None;
+        client
+            .each_page(
+                "/v1/checkout/sessions",
+                &[("payment_intent", payment.id.as_str())],
+                |sessions: Vec<CheckoutSession>, _| {
+                    named = named
+                        .take()
+                        .or_else(|| sessions.iter().find_map(|s| s.recharge_ref(metadata_key)));
+                    Ok(())
+                },
+            )
+            .with_context(|| format!("finding the Checkout Session of {}", payment.id))?;
+        payment.recharge_ref = named;
+    }
+    Ok(())
 }
 
 /// How a payment and the ledger disagree.

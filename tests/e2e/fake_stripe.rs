@@ -43,6 +43,8 @@ pub struct Seed {
     /// Payment intents with `latest_charge` as the charge object (or null):
     /// served as its id unless expanded.
     pub payment_intents: Vec<Value>,
+    /// Checkout Sessions, listed by their `payment_intent`.
+    pub checkout_sessions: Vec<Value>,
 }
 
 /// One request the fake received.
@@ -284,6 +286,14 @@ fn answer(request: &Request, state: &Mutex<State>) -> Answer {
     let expand = param("expand[]");
     let mut answer = match request.path.as_str() {
         "/v1/webhook_endpoints" => list(request, &state.seed.webhook_endpoints, |_| true),
+        "/v1/checkout/sessions" => {
+            let payment_intent = param("payment_intent").first().map(|v| v.to_string());
+            list(request, &state.seed.checkout_sessions, |session| {
+                payment_intent
+                    .as_deref()
+                    .is_none_or(|pi| session["payment_intent"] == pi)
+            })
+        }
         "/v1/events" => {
             let undelivered_only = param("delivery_success").first() == Some(&"false");
             let types = param("types[]");

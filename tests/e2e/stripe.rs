@@ -1164,3 +1164,59 @@ fn fix_user_and_bulk_fix_verified_with_stripe_credit_only_what_stripe_shows_paid
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(credited(&db), ["pi_c_paid", "pi_c_paid_too"]);
 }
+
+/// A payment whose own metadata names no recharge, and whose recharge does
+/// not store its payment intent, is matched through its Checkout Session.
+#[test]
+fn reconcile_matches_a_payment_through_its_checkout_session() {
+    let db = TestDb::new();
+    db.client()
+        .batch_execute(&format!(
+            "INSERT INTO auth.users (id, email) VALUES ('{USER}', 'payer@example.com');
+             INSERT INTO credit_recharge (id, user_id, amount, status, payment_intent_id, created_at) VALUES
+               ('00000000-0000-4000-8000-000000000041', '{USER}', 100, 'pending', NULL, now() - interval '2 hours');"
+        ))
+        .unwrap();
+    let install = db.credits(&["install", "--yes"]);
+    assert_eq!(install.code, 0, "{install:?}");
+    let payment = payment_intent(
+        "pi_cs_only",
+        "succeeded",
+        999,
+        "usd",
+        now() - 7000,
+        json!({}),
+        0,
+    );
+    let session = json!({
+        "id": "cs_test_1", "object": "checkout.session", "payment_intent": "pi_cs_only",
+        "payment_status": "paid", "mode": "payment", "created": now() - 7000,
+        "client_reference_id": null,
+        "metadata": {"rechargeId": "00000000-0000-4000-8000-000000000041"}
+    });
+    let reconcile = |sessions: Vec<Value>| {
+        let stripe = FakeStripe::start(Seed {
+            payment_intents: vec![payment.clone()],
+            checkout_sessions: sessions,
+            ..Seed::default()
+        });
+        run(
+            &db,
+            &stripe,
+            &["stripe", "reconcile", "--since", "1d", "--output", "json"],
+        )
+    };
+
+    let without = reconcile(Vec::new());
+    assert_eq!(without.code, 1, "{without:?}");
+    assert!(
+        finding(&without.json(), "PAYMENT_WITHOUT_RECHARGE", "pi_cs_only").is_some(),
+        "{without:?}"
+    );
+    let with = reconcile(vec![session]);
+    assert_eq!(with.code, 1, "{with:?}");
+    let json = with.json();
+    let paid = finding(&json, "PAID_NOT_CREDITED", "pi_cs_only").expect("matched by the session");
+    assert_eq!(paid["recharge_id"], "00000000-0000-4000-8000-000000000041");
+    assert!(finding(&json, "PAYMENT_WITHOUT_RECHARGE", "pi_cs_only").is_none());
+}
