@@ -581,6 +581,11 @@ pub struct HealthArgs {
     /// textfile collector), atomically: a temporary file in the same directory, then a rename.
     #[arg(long, value_name = "PATH")]
     pub prometheus_file: Option<std::path::PathBuf>,
+
+    /// A file holding a Stripe key (readable by you only): with it, or with
+    /// STRIPE_API_KEY, health also counts the success events Stripe could not deliver.
+    #[arg(long, value_name = "PATH")]
+    pub stripe_key_file: Option<std::path::PathBuf>,
 }
 
 /// `credits stripe ...`

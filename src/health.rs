@@ -24,7 +24,7 @@ use crate::sql;
 const STUCK_PENDING_AGE: &str = "stuck_pending_age";
 const WEBHOOK_FAILED: &str = "webhook_failed";
 const SUCCESS_EVENT_AGE: &str = "success_event_age";
-/// Measured only when STRIPE_API_KEY is set (see `stripe::undelivered_for_health`).
+/// Measured only with a Stripe key (see `stripe::undelivered_for_health`).
 const STRIPE_UNDELIVERED: &str = "stripe_undelivered_events";
 const WEBHOOK_TABLE: &str = "credits_ops.app_webhook_event";
 
@@ -147,6 +147,7 @@ struct Override {
 pub struct Settings {
     scope: Scope,
     overrides: BTreeMap<String, Override>,
+    stripe_key_file: Option<std::path::PathBuf>,
 }
 
 /// Runs the health check and prints the result; never returns an error for
@@ -199,6 +200,7 @@ pub fn read_settings(args: &HealthArgs, format: Format) -> Result<Settings> {
             payment_intent: None,
         },
         overrides,
+        stripe_key_file: args.stripe_key_file.clone(),
     })
 }
 
@@ -346,7 +348,10 @@ pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
             metrics.push(gauge(SUCCESS_EVENT_AGE, Unit::Seconds, None, absent()));
         }
     }
-    if let Some(undelivered) = crate::stripe::undelivered_for_health(settings.scope.since)? {
+    if let Some(undelivered) = crate::stripe::undelivered_for_health(
+        settings.scope.since,
+        settings.stripe_key_file.as_deref(),
+    )? {
         metrics.push(gauge(
             STRIPE_UNDELIVERED,
             Unit::Count,

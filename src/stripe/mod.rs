@@ -45,11 +45,14 @@ fn client_for(key_file: Option<&Path>, timeout: Duration, max_rate: Option<u32>)
 const HEALTH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// For `credits health`: how many success events Stripe could not deliver
-/// since `since` (at most the 30 days Stripe keeps), or None when
-/// `STRIPE_API_KEY` is not set.
-pub fn undelivered_for_health(since: DateTime<Utc>) -> Result<Option<i64>> {
-    if std::env::var(key::KEY_VARIABLE).is_ok_and(|k| !k.trim().is_empty()) {
-        let client = client_for(None, HEALTH_TIMEOUT, None)?;
+/// since `since` (at most the 30 days Stripe keeps), or None when no key is
+/// given (`key_file`, or `STRIPE_API_KEY`).
+pub fn undelivered_for_health(
+    since: DateTime<Utc>,
+    key_file: Option<&Path>,
+) -> Result<Option<i64>> {
+    if key_file.is_some() || std::env::var(key::KEY_VARIABLE).is_ok_and(|k| !k.trim().is_empty()) {
+        let client = client_for(key_file, HEALTH_TIMEOUT, None)?;
         let oldest = Utc::now() - chrono::Duration::days(webhooks::EVENT_RETENTION_DAYS);
         let mut count = 0;
         webhooks::undelivered(&client, since.max(oldest), |events| {

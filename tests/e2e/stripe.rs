@@ -822,6 +822,22 @@ fn health_counts_the_events_stripe_could_not_deliver_when_a_key_is_set() {
     assert!(!out.stdout.contains("stripe_undelivered_events"), "{out:?}");
     assert_eq!(stripe.requests("/v1/events").len(), before);
 
+    // The key from a private file works as well as from the environment.
+    let key_file = prom.with_file_name("stripe.key");
+    std::fs::write(&key_file, KEY).unwrap();
+    std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let out = run_with_key(
+        &db,
+        &stripe,
+        "",
+        &["health", "--stripe-key-file", key_file.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 1, "{out:?}");
+    assert!(
+        out.stdout.contains(" stripe_undelivered_events=2;1;10"),
+        "{out:?}"
+    );
+
     // A key Stripe refuses makes health UNKNOWN, without printing it.
     let wrong = "sk_test_51RefusedByTheFakeStripe0000";
     let out = run_with_key(&db, &stripe, wrong, &["health"]);
