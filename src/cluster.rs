@@ -56,10 +56,7 @@ impl LocalCluster {
             .duration_since(std::time::UNIX_EPOCH)?
             .subsec_nanos();
         let dir = std::env::temp_dir().join(format!("credits-pg-{}-{nanos}", std::process::id()));
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        if let Some((uid, gid)) = owner {
-            chown(&dir, Some(uid), Some(gid))?;
-        }
+        create_owned_dir(&dir, owner)?;
         let data = dir.join("data");
         let initdb = as_owner(Command::new(bin.join("initdb")), owner)
             .args([
@@ -91,12 +88,23 @@ impl LocalCluster {
             write_owned(&data.join(name), contents, owner)?;
         }
 
+        LocalCluster::launch(dir, bin, owner, options.settings.clone(), keep)
+    }
+
+    /// Starts the server of the data directory in `dir` on a free port,
+    /// with a watchdog unless `keep`, and waits until it accepts connections.
+    fn launch(
+        dir: PathBuf,
+        bin: PathBuf,
+        owner: Option<(u32, u32)>,
+        settings: Vec<(String, String)>,
+        keep: bool,
+    ) -> Result<LocalCluster> {
         let port = free_port()?;
         fs::File::create(dir.join("server.log"))?;
         if let Some((uid, gid)) = owner {
             chown(dir.join("server.log"), Some(uid), Some(gid))?;
         }
-        let settings = options.settings.clone();
         let server = spawn_server(&bin, &dir, port, owner, &settings)?;
         let mut cluster = LocalCluster {
             dir,
@@ -124,10 +132,7 @@ impl LocalCluster {
                 .and_then(|n| n.to_str())
                 .unwrap_or("credits-pg")
         ));
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        if let Some((uid, gid)) = self.owner {
-            chown(&dir, Some(uid), Some(gid))?;
-        }
+        create_owned_dir(&dir, self.owner)?;
         let backup = as_owner(Command::new(self.bin.join("pg_basebackup")), self.owner)
             .arg("-D")
             .arg(dir.join("data"))
@@ -142,24 +147,13 @@ impl LocalCluster {
                 String::from_utf8_lossy(&backup.stderr).trim()
             );
         }
-        let port = free_port()?;
-        fs::File::create(dir.join("server.log"))?;
-        if let Some((uid, gid)) = self.owner {
-            chown(dir.join("server.log"), Some(uid), Some(gid))?;
-        }
-        let server = spawn_server(&self.bin, &dir, port, self.owner, &self.settings)?;
-        let mut standby = LocalCluster {
+        LocalCluster::launch(
             dir,
-            port,
-            server,
-            watchdog: None,
-            bin: self.bin.clone(),
-            owner: self.owner,
-            settings: self.settings.clone(),
-        };
-        standby.watchdog = Some(standby.spawn_watchdog()?);
-        standby.wait_ready()?;
-        Ok(standby)
+            self.bin.clone(),
+            self.owner,
+            self.settings.clone(),
+            false,
+        )
     }
 
     /// A libpq connection string for `dbname` on this cluster.
@@ -391,6 +385,15 @@ fn spawn_server(
         .process_group(0)
         .spawn()
         .context("starting postgres")
+}
+
+/// Creates `dir`, owned by the server's user.
+fn create_owned_dir(dir: &Path, owner: Option<(u32, u32)>) -> Result<()> {
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if let Some((uid, gid)) = owner {
+        chown(dir, Some(uid), Some(gid))?;
+    }
+    Ok(())
 }
 
 /// Writes a file only the server's user can read (PostgreSQL insists on

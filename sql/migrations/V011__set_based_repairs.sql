@@ -232,6 +232,10 @@ DECLARE
     v_inserted text[];
     v_tx_ids   text[];
     v_app_type text;
+    v_new_users   text[];
+    v_new_amounts bigint[];
+    v_new_ids     text[];
+    v_new_after   bigint[];
 BEGIN
     -- The lock order of every writer: recharge rows by id, then balance
     -- rows by user id.
@@ -291,6 +295,14 @@ BEGIN
             USING ERRCODE = 'feature_not_supported',
                   HINT = 'set types.recharge in credits.toml, then run credits install';
     END IF;
+    -- The rows to append, as the arrays ledger_append_many takes, in one
+    -- pass over the plan; every row says the same of what wrote it.
+    SELECT coalesce(array_agg(c.user_id ORDER BY c.recharge_id), '{}'),
+           coalesce(array_agg(c.amount ORDER BY c.recharge_id), '{}'),
+           coalesce(array_agg(c.recharge_id ORDER BY c.recharge_id), '{}'),
+           coalesce(array_agg(c.balance_after ORDER BY c.recharge_id), '{}')
+      INTO v_new_users, v_new_amounts, v_new_ids, v_new_after
+      FROM unnest(v_plan) c WHERE c.action = 'credit';
     -- ON CONFLICT without a target: a no-op where the app has a unique index
     -- on recharge transactions and another writer won; the row locks above
     -- already serialise every caller of this function.
@@ -298,15 +310,11 @@ BEGIN
                    'SELECT coalesce(array_agg(recharge_id), ''{}''), coalesce(array_agg(transaction_id), ''{}'') '
                    'FROM inserted', credits_ops.adapter_sql('ledger_append_many'))
        INTO v_inserted, v_tx_ids
-      USING ARRAY(SELECT c.user_id FROM unnest(v_plan) c WHERE c.action = 'credit' ORDER BY c.recharge_id),
-            ARRAY(SELECT c.amount FROM unnest(v_plan) c WHERE c.action = 'credit' ORDER BY c.recharge_id),
-            v_app_type,
-            ARRAY(SELECT c.recharge_id FROM unnest(v_plan) c WHERE c.action = 'credit' ORDER BY c.recharge_id),
-            ARRAY(SELECT c.balance_after FROM unnest(v_plan) c WHERE c.action = 'credit' ORDER BY c.recharge_id),
-            ARRAY(SELECT format('credits %s%s', p_command, coalesce(': ' || p_reason, ''))
-                  FROM unnest(v_plan) c WHERE c.action = 'credit' ORDER BY c.recharge_id),
-            ARRAY(SELECT jsonb_build_object('written_by', 'credits', 'command', p_command, 'reason', p_reason)
-                  FROM unnest(v_plan) c WHERE c.action = 'credit' ORDER BY c.recharge_id);
+      USING v_new_users, v_new_amounts, v_app_type, v_new_ids, v_new_after,
+            array_fill(format('credits %s%s', p_command, coalesce(': ' || p_reason, '')),
+                       ARRAY[cardinality(v_new_ids)]),
+            array_fill(jsonb_build_object('written_by', 'credits', 'command', p_command, 'reason', p_reason),
+                       ARRAY[cardinality(v_new_ids)]);
     -- A credit the app's unique index refused was made by another writer.
     v_plan := ARRAY(
         SELECT ROW(c.recharge_id, c.user_id, c.payment_intent_id, c.amount, c.status, c.app_status, c.created_at,

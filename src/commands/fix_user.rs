@@ -43,13 +43,13 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
         tx.rollback()?;
     }
 
+    let changes = Tally::of(&plan.outcomes).changes();
     let result = if args.write.dry_run {
         note(format!(
-            "dry run: {} change(s) would be made; nothing was written",
-            Tally::of(&plan.outcomes).changes()
+            "dry run: {changes} change(s) would be made; nothing was written"
         ));
         plan
-    } else if Tally::of(&plan.outcomes).changes() == 0 {
+    } else if changes == 0 {
         note(format!("nothing to repair for user {user_id}"));
         plan
     } else {
@@ -66,10 +66,7 @@ pub fn run(db: &mut Db, args: &FixUserArgs, format: Format) -> Result<Code> {
         confirm(
             &args.write,
             &db.target,
-            &format!(
-                "make {} change(s) for user {user_id}",
-                Tally::of(&plan.outcomes).changes()
-            ),
+            &format!("make {changes} change(s) for user {user_id}"),
         )?;
         let mut tx = db.transaction()?;
         let done = repair(&mut tx, &user_id, args, stripe.as_ref())?;

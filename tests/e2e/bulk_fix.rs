@@ -13,17 +13,47 @@ fn recharge_transactions(db: &TestDb) -> i64 {
         .get(0)
 }
 
-#[test]
-fn bulk_fix_repairs_every_affected_user_once() {
-    let db = TestDb::installed_incident(3000, 300).0;
-    let planted: i64 = db
-        .client()
+/// How many completed recharges the incident planted without their credit.
+fn planted_missing(db: &TestDb) -> i64 {
+    db.client()
         .query_one(
             "SELECT count(*) FROM credits_demo.expected_finding WHERE kind = 'MISSING_TRANSACTION'",
             &[],
         )
         .unwrap()
-        .get(0);
+        .get(0)
+}
+
+/// `credits bulk-fix <args>` in the background, silent, to be killed.
+fn spawn_bulk_fix(db: &TestDb, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_credits"))
+        .arg("bulk-fix")
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// After interrupted runs: a rerun exits 0, and every credit that was
+/// missing before them is there exactly once.
+fn a_rerun_credits_the_rest_exactly_once(db: &TestDb, before: i64, missing: i64) {
+    let finish = db.credits(&["bulk-fix", "--yes"]);
+    assert_eq!(finish.code, 0, "{finish:?}");
+    assert_eq!(
+        recharge_transactions(db) - before,
+        missing,
+        "every missing credit exactly once"
+    );
+    assert_eq!(db.violations(), vec![]);
+}
+
+#[test]
+fn bulk_fix_repairs_every_affected_user_once() {
+    let db = TestDb::installed_incident(3000, 300).0;
+    let planted = planted_missing(&db);
     let before = recharge_transactions(&db);
     let run = db.credits(&[
         "bulk-fix",
@@ -131,25 +161,11 @@ fn locked_users_are_skipped_reported_and_fixed_by_a_rerun() {
 #[test]
 fn bulk_fix_killed_at_any_point_loses_and_doubles_nothing() {
     let db = TestDb::installed_incident(3000, 300).0;
-    let missing: i64 = db
-        .client()
-        .query_one(
-            "SELECT count(*) FROM credits_demo.expected_finding WHERE kind = 'MISSING_TRANSACTION'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let missing = planted_missing(&db);
     let before = recharge_transactions(&db);
     // Deterministic spread of kill points, from before the first batch to mid-run.
     for delay_ms in [5u64, 40, 90, 150] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_credits"))
-            .args(["bulk-fix", "--yes", "--batch-size", "3"])
-            .env("DATABASE_URL", &db.url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_bulk_fix(&db, &["--yes", "--batch-size", "3"]);
         std::thread::sleep(Duration::from_millis(delay_ms));
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();
@@ -158,14 +174,7 @@ fn bulk_fix_killed_at_any_point_loses_and_doubles_nothing() {
             "never more credits than were missing (kill at {delay_ms} ms)"
         );
     }
-    let finish = db.credits(&["bulk-fix", "--yes"]);
-    assert_eq!(finish.code, 0, "{finish:?}");
-    assert_eq!(
-        recharge_transactions(&db) - before,
-        missing,
-        "every missing credit exactly once"
-    );
-    assert_eq!(db.violations(), vec![]);
+    a_rerun_credits_the_rest_exactly_once(&db, before, missing);
 }
 
 /// A run killed in the middle of a batch leaves a server-side ghost holding
@@ -174,14 +183,7 @@ fn bulk_fix_killed_at_any_point_loses_and_doubles_nothing() {
 #[test]
 fn a_rerun_right_after_six_kills_mid_batch_finishes_with_exit_0() {
     let db = TestDb::installed_incident(3000, 300).0;
-    let missing: i64 = db
-        .client()
-        .query_one(
-            "SELECT count(*) FROM credits_demo.expected_finding WHERE kind = 'MISSING_TRANSACTION'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let missing = planted_missing(&db);
     // A slow app trigger, so each batch's statement runs long enough for
     // the kill to land in it.
     db.client()
@@ -204,14 +206,7 @@ fn a_rerun_right_after_six_kills_mid_batch_finishes_with_exit_0() {
     };
     for kill in 0..6 {
         let start = credited(&db);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_credits"))
-            .args(["bulk-fix", "--yes"])
-            .env("DATABASE_URL", &db.url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_bulk_fix(&db, &["--yes"]);
         // Once a batch has committed, the next one is in flight: kill it there.
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while credited(&db) == start && child.try_wait().unwrap().is_none() {
@@ -225,14 +220,7 @@ fn a_rerun_right_after_six_kills_mid_batch_finishes_with_exit_0() {
         let _ = child.kill(); // SIGKILL
         child.wait().unwrap();
     }
-    let finish = db.credits(&["bulk-fix", "--yes"]);
-    assert_eq!(finish.code, 0, "{finish:?}");
-    assert_eq!(
-        recharge_transactions(&db) - before,
-        missing,
-        "every missing credit exactly once"
-    );
-    assert_eq!(db.violations(), vec![]);
+    a_rerun_credits_the_rest_exactly_once(&db, before, missing);
 }
 
 #[test]
@@ -327,14 +315,7 @@ fn repairs_work_on_an_app_with_its_own_quirks() {
         )
         .unwrap();
     assert_eq!(db.credits(&["install", "--yes"]).code, 0);
-    let missing: i64 = db
-        .client()
-        .query_one(
-            "SELECT count(*) FROM credits_demo.expected_finding WHERE kind = 'MISSING_TRANSACTION'",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let missing = planted_missing(&db);
     let before = recharge_transactions(&db);
     for args in [
         &["bulk-fix", "--yes"][..],

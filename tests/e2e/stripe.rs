@@ -921,19 +921,6 @@ fn retry_failed_verified_with_stripe_credits_exactly_the_paid_recharges_once() {
         ],
         ..Seed::default()
     });
-    let credited = |db: &TestDb| -> Vec<String> {
-        db.client()
-            .query(
-                "SELECT r.payment_intent_id FROM credit_transaction t \
-                 JOIN credit_recharge r ON r.id = t.related_recharge_id \
-                 WHERE t.type = 'recharge' ORDER BY 1",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    };
 
     let args = [
         "retry-failed",
@@ -1028,18 +1015,6 @@ fn retry_failed_with_a_dashboard_export_credits_what_it_shows_paid() {
         "--output",
         "json",
     ];
-    let credited = |db: &TestDb| -> Vec<String> {
-        db.client()
-            .query(
-                "SELECT r.payment_intent_id FROM credit_transaction t \
-                 JOIN credit_recharge r ON r.id = t.related_recharge_id ORDER BY 1",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    };
     let first = db.credits(&args);
     assert_eq!(first.code, 0, "{first:?}");
     assert_eq!(credited(&db), ["pi_x_paid"]);
@@ -1099,18 +1074,6 @@ fn fix_user_and_bulk_fix_verified_with_stripe_credit_only_what_stripe_shows_paid
         ],
         ..Seed::default()
     });
-    let credited = |db: &TestDb| -> Vec<String> {
-        db.client()
-            .query(
-                "SELECT r.payment_intent_id FROM credit_transaction t \
-                 JOIN credit_recharge r ON r.id = t.related_recharge_id ORDER BY 1",
-                &[],
-            )
-            .unwrap()
-            .iter()
-            .map(|row| row.get(0))
-            .collect()
-    };
 
     let one = run(
         &db,
@@ -1235,4 +1198,19 @@ fn reconcile_matches_a_payment_through_its_checkout_session() {
     let paid = finding(&json, "PAID_NOT_CREDITED", "pi_cs_only").expect("matched by the session");
     assert_eq!(paid["recharge_id"], "00000000-0000-4000-8000-000000000041");
     assert!(finding(&json, "PAYMENT_WITHOUT_RECHARGE", "pi_cs_only").is_none());
+}
+
+/// The payment intents of the recharges the ledger credits, in order.
+fn credited(db: &TestDb) -> Vec<String> {
+    db.client()
+        .query(
+            "SELECT r.payment_intent_id FROM credit_transaction t \
+             JOIN credit_recharge r ON r.id = t.related_recharge_id \
+             WHERE t.type = 'recharge' ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
 }
