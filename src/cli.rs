@@ -10,7 +10,8 @@ Exit codes:
   1  problems found (diagnosis commands; `status` on checksum drift)
   2  usage error, or the confirmation was refused
   3  connection or database error
-  4  the database does not meet the schema contract (nothing was written)
+  4  the database does not meet the schema contract (nothing was written), or the
+     --read-url replica lags more than --max-lag (nothing was read)
   5  a repair finished partly (items locked or failed, or stopped by Ctrl-C); a rerun finishes
 `credits health` exits with the Nagios codes instead: see `credits health --help`.";
 
