@@ -133,6 +133,16 @@ pub enum Command {
     ///
     /// Example: credits log --user someone@example.com --since 30d --reason INC-42
     Log(LogArgs),
+    /// The balance audit trail: which writer moved a balance without the ledger, and when.
+    ///
+    /// `enable` installs statement-level triggers on the app's balances, ledger and
+    /// recharges tables (V014, on demand); they record per transaction and user the
+    /// role, application_name, balance before and after and the ledger rows added,
+    /// and never make the app's write fail. `debug` then reports
+    /// BALANCE_MOVED_WITHOUT_LEDGER; `log --writers` and `support` show the trail.
+    ///
+    /// Example: credits audit enable --dry-run && credits audit enable --reason INC-42 --yes
+    Audit(AuditArgs),
     /// Check, and fix with least privilege, Row Level Security on the credits tables.
     ///
     /// Probes, in transactions that are always rolled back, what the webhook role, a
@@ -503,6 +513,7 @@ pub struct LogArgs {
     #[arg(long, value_parser = [
         "credited", "marked_completed", "balance_corrected", "duplicate_reversed",
         "pause_package", "resume_package", "rls_fix", "adapter_rebuilt",
+        "audit_enabled", "audit_disabled", "audit_pruned",
     ])]
     pub action: Option<String>,
 
@@ -513,6 +524,54 @@ pub struct LogArgs {
     /// Show every entry (no --limit).
     #[arg(long, conflicts_with = "limit")]
     pub all: bool,
+
+    /// Show the balance audit trail instead (`credits audit enable`): every
+    /// transaction that moved a balance or the ledger, with its role and
+    /// application_name, and whether the balance moved without the ledger.
+    #[arg(long, conflicts_with_all = ["reason", "action"])]
+    pub writers: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: AuditCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Install the triggers (V014), or make them anew when some are missing.
+    ///
+    /// Creating a trigger briefly locks the app's table against writes: it
+    /// waits at most --lock-timeout, then fails and changes nothing.
+    Enable(AuditWriteArgs),
+    /// Drop the triggers; the trail's rows stay (prune them with `audit prune`).
+    Disable(AuditWriteArgs),
+    /// Delete the trail's rows older than --older-than, in short batches.
+    Prune(AuditPruneArgs),
+    /// Whether the trail records (on, partly, off), its rows, the oldest, and the
+    /// errors the triggers caught.
+    Status,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditWriteArgs {
+    #[command(flatten)]
+    pub write: WriteOpts,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditPruneArgs {
+    /// Delete rows of transactions older than this (e.g. 90d).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "90d")]
+    pub older_than: std::time::Duration,
+
+    /// Rows deleted per transaction.
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(i64).range(1..=1_000_000))]
+    pub batch_size: i64,
+
+    #[command(flatten)]
+    pub write: WriteOpts,
 }
 
 #[derive(Debug, Args)]

@@ -25,3 +25,4 @@ pub mod rls;
 pub mod scope;
 pub mod sql;
 pub mod stripe;
+pub mod trail;

@@ -2,10 +2,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use credits::cli::{Cli, Command};
+use credits::cli::{AuditCommand, Cli, Command};
 use credits::commands::{
-    bulk_fix, completions, debug, demo, fix_user, health, install, log, packages, pause, profile,
-    resume, retry_failed, rls_fix, status, stripe, support,
+    audit, bulk_fix, completions, debug, demo, fix_user, health, install, log, packages, pause,
+    profile, resume, retry_failed, rls_fix, status, stripe, support,
 };
 use credits::contract::{self, Need};
 use credits::db::Db;
@@ -47,6 +47,13 @@ fn run(cli: &Cli) -> anyhow::Result<Code> {
         Command::FixUser(args) => fix_user::run(&mut open(cli, Need::Installed)?, args, format),
         Command::Support(args) => support::run(&mut open(cli, Need::Reads)?, args, format),
         Command::Log(args) => log::run(&mut open(cli, Need::Reads)?, args, format),
+        Command::Audit(args) => {
+            let need = match args.command {
+                AuditCommand::Status => Need::Reads,
+                _ => Need::Installed,
+            };
+            audit::run(&mut open(cli, need)?, &args.command, format)
+        }
         Command::RlsFix(args) => rls_fix::run(&mut open(cli, Need::Installed)?, args, format),
         Command::Profile(args) => profile::run(&mut open(cli, Need::Connection)?, args, format),
         Command::Completions(args) => completions::run(args),

@@ -412,6 +412,23 @@ pub fn apply_on_demand<T>(
     })
 }
 
+/// Withdraws an on-demand migration (V014 by `credits audit disable`):
+/// under the install lock, in one transaction, `work` undoes what it made
+/// and its history row goes, so it reads as not applied and a later apply
+/// records it anew.
+pub fn withdraw_on_demand<T>(
+    db: &mut Db,
+    m: &Migration,
+    work: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+) -> Result<T> {
+    create_history(db)?;
+    with_install_lock(db, |tx| {
+        let result = work(tx)?;
+        tx.execute(sql::INSTALL_FORGET, &[&m.version])?;
+        Ok(result)
+    })
+}
+
 /// Creates schema `credits_ops` and its history table if missing, under the
 /// install lock, in a transaction of its own.
 pub fn create_history(db: &mut Db) -> Result<()> {

@@ -1,5 +1,6 @@
 //! One file per subcommand, each with a `run` entry point.
 
+pub mod audit;
 pub mod bulk_fix;
 pub mod completions;
 pub mod debug;

@@ -1,6 +1,7 @@
 //! `credits support`: what the runbook's support section asks for, on one
 //! page: who the user is, every recharge and whether it was credited, the
-//! balance against the ledger, the findings about them, and the audit log.
+//! balance against the ledger, the findings about them, the audit log, and
+//! the balance audit trail where it is enabled (who moved their balance).
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -14,6 +15,7 @@ use crate::exit::Code;
 use crate::output::{Report, Section};
 use crate::scope::{self, Scope};
 use crate::sql;
+use crate::trail;
 
 pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
     let target = db.target.to_string();
@@ -126,6 +128,7 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
         },
     )?;
     let audit = audit_log::section("audit", "Recent audit log", &recent);
+    let writers = trail::writers(&mut tx, DateTime::UNIX_EPOCH, Some(&user_id), Some(20))?;
     tx.commit()?;
 
     let mut report = Report::new("support");
@@ -133,6 +136,8 @@ pub fn run(db: &mut Db, args: &SupportArgs, format: Format) -> Result<Code> {
     report.field("user_id", user_id.to_string());
     report.field("email", email.map_or(Value::Null, Value::from));
     report.sections = vec![user, recharges, findings, audit];
+    // Only where the balance audit trail was ever enabled.
+    report.sections.extend(writers);
     report.csv_section = "recharges";
     if args.markdown {
         report.print_markdown(&format!("Credits support: user {user_id}"))?;

@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `credits` binary against real PostgreSQL.
 
 mod bad_input;
+mod balance_audit;
 mod bench;
 mod bulk_fix;
 mod cli;

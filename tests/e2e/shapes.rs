@@ -13,17 +13,17 @@ use credits::reference::Shape;
 use crate::harness::{Run, TestDb};
 
 /// How one shape names what the invariants are checked on.
-struct Names {
-    recharge: &'static str,
-    ledger: &'static str,
-    balance: &'static str,
-    user_id: &'static str,
-    recharge_id: &'static str,
-    completed: &'static str,
-    recharge_type: &'static str,
+pub(crate) struct Names {
+    pub(crate) recharge: &'static str,
+    pub(crate) ledger: &'static str,
+    pub(crate) balance: &'static str,
+    pub(crate) user_id: &'static str,
+    pub(crate) recharge_id: &'static str,
+    pub(crate) completed: &'static str,
+    pub(crate) recharge_type: &'static str,
 }
 
-const RUNBOOK: Names = Names {
+pub(crate) const RUNBOOK: Names = Names {
     recharge: "credit_recharge",
     ledger: "credit_transaction",
     balance: "user_credit_balance",
@@ -33,7 +33,7 @@ const RUNBOOK: Names = Names {
     recharge_type: "recharge",
 };
 
-const PRISMA: Names = Names {
+pub(crate) const PRISMA: Names = Names {
     recharge: "\"CreditRecharge\"",
     ledger: "\"CreditTransaction\"",
     balance: "\"UserCreditBalance\"",
@@ -43,7 +43,7 @@ const PRISMA: Names = Names {
     recharge_type: "RECHARGE",
 };
 
-const SERIAL: Names = Names {
+pub(crate) const SERIAL: Names = Names {
     recharge: "credit_recharge",
     ledger: "credit_transaction",
     balance: "user_credit_balance",
@@ -53,10 +53,10 @@ const SERIAL: Names = Names {
     recharge_type: "recharge",
 };
 
-struct Shaped {
-    db: TestDb,
+pub(crate) struct Shaped {
+    pub(crate) db: TestDb,
     config: Option<PathBuf>,
-    names: &'static Names,
+    pub(crate) names: &'static Names,
     _dir: Option<TempDir>,
 }
 
@@ -70,7 +70,7 @@ impl Drop for TempDir {
 }
 
 impl Shaped {
-    fn new(shape: Shape, names: &'static Names) -> Shaped {
+    pub(crate) fn new(shape: Shape, names: &'static Names) -> Shaped {
         let db = TestDb::shape(shape);
         let (config, dir) = match shape.mapping() {
             Some(text) => {
@@ -90,11 +90,11 @@ impl Shaped {
         }
     }
 
-    fn credits(&self, args: &[&str]) -> Run {
+    pub(crate) fn credits(&self, args: &[&str]) -> Run {
         self.db.credits_mapped(args, self.config.as_deref())
     }
 
-    fn count(&self, sql: &str) -> i64 {
+    pub(crate) fn count(&self, sql: &str) -> i64 {
         self.db.client().query_one(sql, &[]).unwrap().get(0)
     }
 
@@ -127,7 +127,7 @@ impl Shaped {
     /// I1 (a completed recharge has exactly one recharge transaction of its
     /// amount), I3 (balance = ledger sum; a user with transactions has a
     /// balance row) and I4 net of reversals, in the app's own tables.
-    fn violations(&self) -> Vec<String> {
+    pub(crate) fn violations(&self) -> Vec<String> {
         let n = self.names;
         let queries = [
             (
