@@ -27,6 +27,7 @@ fn bench_runs_every_case_at_ci_size() {
     let out = dir.join("bench-results.md");
     let run = Command::new(env!("CARGO_BIN_EXE_credits-bench"))
         .args(["--recharges", "20000", "--cap-seconds", "5"])
+        .args(["--writers", "4", "--calls-per-writer", "25"])
         .arg("--out")
         .arg(&out)
         .arg("--credits-bin")
@@ -70,4 +71,29 @@ fn bench_runs_every_case_at_ci_size() {
         );
     }
     assert!(results.contains("## Targets"), "{results}");
+
+    // (e): both workloads, without and with the audit trail, every call timed
+    // and every webhook call credited.
+    let webhook: Vec<Vec<&str>> = results
+        .lines()
+        .filter(|line| {
+            line.starts_with("| apply_recharge (the webhook) |") || line.starts_with("| single-row")
+        })
+        .map(|line| line.split('|').map(str::trim).collect())
+        .collect();
+    assert_eq!(webhook.len(), 4, "{results}");
+    for cells in &webhook {
+        assert_eq!(cells[3], "100", "calls: {cells:?}");
+        assert!(
+            cells[5].parse::<f64>().is_ok_and(|p99| p99 > 0.0),
+            "{cells:?}"
+        );
+        if cells[1].starts_with("apply_recharge") {
+            assert_eq!(cells[7], "100 credited", "{cells:?}");
+        }
+    }
+    assert!(
+        results.contains("balance audit trail adds under 15%"),
+        "{results}"
+    );
 }
