@@ -35,6 +35,8 @@ pub struct Trigger {
     pub app_table: String,
     pub name: String,
     pub fires: bool,
+    /// On a table of the app profile, reading columns that exist.
+    pub current: bool,
 }
 
 /// Whether the trail records, from what is really in the database.
@@ -42,7 +44,8 @@ pub struct Trigger {
 pub enum Recording {
     /// Every trigger is there and fires.
     On,
-    /// Some are missing or disabled: writes to some tables go unrecorded.
+    /// Some are missing, disabled or stale (the app changed since): writes
+    /// to some tables go unrecorded.
     Partly,
     Off,
 }
@@ -104,7 +107,11 @@ impl State {
     }
 
     pub fn recording(&self) -> Recording {
-        let firing = self.triggers.iter().filter(|t| t.fires).count();
+        let firing = self
+            .triggers
+            .iter()
+            .filter(|t| t.fires && t.current)
+            .count();
         if firing >= TRIGGERS {
             Recording::On
         } else if self.triggers.is_empty() {
@@ -123,17 +130,23 @@ pub fn triggers(client: &mut impl GenericClient) -> Result<Vec<Trigger>> {
             app_table: row.get("app_table"),
             name: row.get("trigger_name"),
             fires: row.get("fires"),
+            current: row.get("current"),
         })
         .collect())
 }
 
 pub fn triggers_section(title: &str, triggers: &[Trigger]) -> Section {
-    let mut section = Section::new("triggers", title, &["app_table", "trigger", "fires"]);
+    let mut section = Section::new(
+        "triggers",
+        title,
+        &["app_table", "trigger", "fires", "current"],
+    );
     for trigger in triggers {
         section.push(vec![
             trigger.app_table.clone().into(),
             trigger.name.clone().into(),
             trigger.fires.into(),
+            trigger.current.into(),
         ]);
     }
     section

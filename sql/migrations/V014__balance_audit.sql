@@ -1,8 +1,11 @@
 -- credits:on-demand
+-- credits:follows-profile
 -- The balance audit trail: who moved a balance, and whether the ledger moved
 -- with it in the same transaction. Applied by `credits audit enable` (never
 -- by `credits install`), recorded in credits_ops.schema_history like every
 -- migration; `credits audit disable` drops the triggers and keeps the rows.
+-- `credits install` runs it again when it rebuilds the adapter for a changed
+-- app (follows-profile), so the triggers read the app's current names.
 --
 -- Drift is born in one transaction: a balance changed by a different amount
 -- than the ledger rows that transaction added. Statement-level AFTER

@@ -386,3 +386,31 @@ fn repairs_are_not_flagged_and_a_failing_trail_never_fails_the_app() {
         .get(0);
     assert_eq!(logged, 2);
 }
+
+#[test]
+fn a_missing_trigger_shows_and_install_makes_the_trail_anew_for_a_changed_app() {
+    let (db, _) = TestDb::installed_incident(200, 20);
+    assert_eq!(db.credits(&["audit", "enable", "--yes"]).code, 0);
+    let recording = || {
+        let status = db.credits(&["audit", "status", "--output", "json"]);
+        assert_eq!(status.code, 0, "{status:?}");
+        status.json()["trail"][0]["recording"].clone()
+    };
+    assert_eq!(recording(), "on");
+    db.client()
+        .batch_execute("DROP TRIGGER credits_audit_ledger_insert ON credit_transaction")
+        .unwrap();
+    assert_eq!(recording(), "partly");
+
+    // The app changed: install rebuilds the adapter, and the trail with it.
+    db.client()
+        .batch_execute("DROP TABLE stripe_webhook_event CASCADE")
+        .unwrap();
+    let install = db.credits(&["install", "--yes"]);
+    assert_eq!(install.code, 0, "{install:?}");
+    assert!(
+        install.stderr.contains("V014 balance_audit: made anew"),
+        "{install:?}"
+    );
+    assert_eq!(recording(), "on");
+}

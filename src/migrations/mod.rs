@@ -1,6 +1,8 @@
 //! The versioned SQL of `sql/migrations/V<NNN>__<name>.sql` and its history
 //! in `credits_ops.schema_history`.
 
+pub mod install;
+
 use std::collections::BTreeMap;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -29,6 +31,10 @@ const ON_DEMAND: &str = "-- credits:on-demand";
 /// A header line: the file is a query returning the statements to run (one
 /// `ddl` column), written for this app's names from the stored profile.
 const GENERATED: &str = "-- credits:generated";
+/// A header line of an on-demand migration: it is built from the stored app
+/// profile, so `credits install` runs it again (it is idempotent) when it
+/// rebuilds the adapter for a changed app, if it is applied.
+const FOLLOWS_PROFILE: &str = "-- credits:follows-profile";
 /// A header line: the file reads the app profile from the settings
 /// credits.profile and credits.profile_checksum, set in its transaction.
 const PROFILE: &str = "-- credits:profile";
@@ -44,6 +50,7 @@ pub struct Migration {
     pub on_demand: bool,
     pub generated: bool,
     pub reads_profile: bool,
+    pub follows_profile: bool,
 }
 
 /// As people and the history name it: `V004 indexes`.
@@ -107,6 +114,7 @@ fn all() -> Result<Vec<Migration>> {
             on_demand: header.contains(&ON_DEMAND),
             generated: header.contains(&GENERATED),
             reads_profile: header.contains(&PROFILE),
+            follows_profile: header.contains(&FOLLOWS_PROFILE),
         };
         if let Some(other) = migrations.insert(version, migration) {
             bail!(
@@ -378,11 +386,16 @@ pub fn rebuild_adapter(
         tx.execute(sql::PROFILE_STORE, &[&json, &profile.checksum])?;
         Ok(())
     })?;
-    for m in migrations
-        .iter()
-        .filter(|m| m.generated && applied.iter().any(|a| a.version == m.version))
-    {
+    let is_applied = |m: &Migration| applied.iter().any(|a| a.version == m.version);
+    for m in migrations.iter().filter(|m| m.generated && is_applied(m)) {
         run_outside_transaction(db, m)?;
+    }
+    for m in on_demand()?
+        .iter()
+        .filter(|m| m.follows_profile && is_applied(m))
+    {
+        note(format!("  {m}: made anew for the changed app"));
+        with_install_lock(db, |tx| Ok(tx.batch_execute(m.sql)?))?;
     }
     Ok(())
 }
