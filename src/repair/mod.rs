@@ -5,6 +5,9 @@
 
 mod action;
 pub mod batches;
+pub mod bulk;
+pub mod one_user;
+pub mod retry;
 pub mod stripe;
 
 use std::collections::{BTreeMap, BTreeSet};

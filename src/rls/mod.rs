@@ -7,11 +7,14 @@ pub mod catalogue;
 pub mod fix;
 pub mod probes;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use postgres::Transaction;
 use serde_json::{Value, json};
 
+use crate::cli::Format;
 use crate::db::Db;
+use crate::exit::Code;
+use crate::output::{Report, note};
 use crate::sql;
 
 /// The roles the API acts as (Supabase's names by default).
@@ -99,5 +102,45 @@ impl Subjects {
                 .get::<_, Option<String>>("recharge")
                 .unwrap_or_else(|| row.get("synthetic_recharge")),
         })
+    }
+}
+
+/// `--check`: the catalogue and the probes, in a transaction that is always
+/// rolled back; exit 1 when a probe gives the wrong answer.
+pub fn check(db: &mut Db, roles: &Roles<'_>, setup: &Setup, format: Format) -> Result<Code> {
+    let target = db.target.to_string();
+    let mut tx = db.transaction()?;
+    let subjects = Subjects::read(&mut tx)?;
+    let mut catalogue = catalogue::read(&mut tx, roles)?;
+    let probes = probes::run(&mut tx, roles, setup, &subjects)?;
+    tx.rollback()?;
+
+    let failed = probes.iter().filter(|p| p.failed()).count();
+    let mut report = Report::new("rls-fix");
+    report.field("database", target);
+    report.field("mode", "check");
+    report.field("roles", roles.json());
+    report.field("supabase_shaped", setup.missing(roles).is_empty());
+    report.field("probe_user_id", subjects.me.clone());
+    report.field("synthetic_user", subjects.synthetic);
+    report.field("probes_failed", failed);
+    let lints = catalogue
+        .pop()
+        .context("the catalogue ends with the lints")?;
+    report.sections = catalogue;
+    report
+        .sections
+        .push(probes::section("probes", "Probes", &probes));
+    report.sections.push(lints);
+    report.csv_section = "probes";
+    report.print(format)?;
+    if failed == 0 {
+        note("every probe gave the expected answer");
+        Ok(Code::Ok)
+    } else {
+        note(format!(
+            "{failed} probe(s) gave the wrong answer: `credits rls-fix --dry-run` shows the fix"
+        ));
+        Ok(Code::ProblemsFound)
     }
 }

@@ -4,10 +4,12 @@
 //! Payments export as an offline source of the same facts.
 
 pub mod api;
+pub mod check;
 pub mod client;
 pub mod export;
 pub mod key;
 pub mod reconcile;
+pub mod reconciliation;
 pub mod verify;
 pub mod webhooks;
 
@@ -62,5 +64,13 @@ pub fn undelivered_for_health(
         Ok(Some(count))
     } else {
         Ok(None)
+    }
+}
+
+/// "Stripe (test mode)", in every table's title: which data it is.
+pub fn label(source: &str, mode: Option<key::Mode>) -> String {
+    match mode {
+        Some(mode) => format!("{source} ({} mode)", mode.label()),
+        None => format!("{source} (mode not given)"),
     }
 }

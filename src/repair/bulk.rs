@@ -1,0 +1,176 @@
+//! `bulk-fix`'s operation: the affected users of a window, what Stripe says
+//! of what their repair would credit (where asked), the fix-user repair in
+//! time-sized batches that skip rows someone else holds, and the report.
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+
+use crate::cli::StripeEvidence;
+use crate::db::Db;
+use crate::output::{Report, Section, note};
+use crate::sql;
+
+use super::{Action, Audit, Tally, batches, fix_users, stripe};
+
+/// The users to repair, and what crediting their completed recharges grants.
+pub struct Affected {
+    pub since: DateTime<Utc>,
+    pub users: Vec<String>,
+    pub planned_credits: i64,
+}
+
+impl Affected {
+    pub fn read(db: &mut Db, since: DateTime<Utc>, reverse_duplicates: bool) -> Result<Affected> {
+        let mut tx = db.snapshot()?;
+        let rows = tx.query(sql::REPAIR_AFFECTED_USERS, &[&since, &reverse_duplicates])?;
+        tx.commit()?;
+        Ok(Affected {
+            since,
+            users: rows.iter().map(|row| row.get("user_id")).collect(),
+            planned_credits: rows.iter().map(|row| row.get::<_, i64>("credits")).sum(),
+        })
+    }
+}
+
+/// How the users are repaired.
+pub struct Terms<'a> {
+    pub audit: Audit<'a>,
+    pub reverse_duplicates: bool,
+    pub sizing: batches::Sizing,
+    /// False for a dry run: every batch is rolled back.
+    pub commit: bool,
+}
+
+/// What a bulk repair did (or would do).
+pub struct Done {
+    pub tally: Tally,
+    pub run: batches::Run,
+    pub stripe: Option<stripe::Verdicts>,
+}
+
+/// Asked to (`--verify-with-stripe`, `--stripe-export`), what Stripe says of
+/// every recharge the repair would credit: found by a first pass of the
+/// repair, rolled back batch by batch, then judged before anything is
+/// written. Then the repair, batch by batch.
+pub fn repair(
+    db: &mut Db,
+    affected: &Affected,
+    terms: &Terms<'_>,
+    evidence: &StripeEvidence,
+) -> Result<Done> {
+    let stripe = if evidence.verify_with_stripe || evidence.stripe_export.is_some() {
+        note("finding every recharge the repair would credit (a first pass, rolled back)");
+        let mut to_credit = Vec::new();
+        batches::run(
+            db,
+            &affected.users,
+            terms.sizing,
+            false,
+            "users",
+            |tx, batch| {
+                fix_users(
+                    tx,
+                    batch,
+                    &terms.audit,
+                    terms.reverse_duplicates,
+                    true,
+                    None,
+                )
+            },
+            |outcomes| {
+                to_credit.extend(
+                    outcomes
+                        .into_iter()
+                        .filter(|o| o.action == Action::Credited),
+                )
+            },
+        )?;
+        stripe::judge(evidence, db, &to_credit)?
+    } else {
+        None
+    };
+    let mut tally = Tally::default();
+    let run = batches::run(
+        db,
+        &affected.users,
+        terms.sizing,
+        terms.commit,
+        "users",
+        |tx, batch| {
+            fix_users(
+                tx,
+                batch,
+                &terms.audit,
+                terms.reverse_duplicates,
+                true,
+                stripe.as_ref(),
+            )
+        },
+        |outcomes| tally.add(&outcomes),
+    )?;
+    Ok(Done { tally, run, stripe })
+}
+
+impl Done {
+    pub fn report(&self, database: String, affected: &Affected, dry_run: bool) -> Report {
+        let (tally, run, stripe) = (&self.tally, &self.run, &self.stripe);
+        let (since, users, planned_credits) =
+            (affected.since, &affected.users, affected.planned_credits);
+        let mut summary = Section::new(
+            "summary",
+            if dry_run {
+                "Would do (dry run: nothing was written)"
+            } else {
+                "Done"
+            },
+            &[
+                "users_fixed",
+                "recharges_credited",
+                "credits_granted",
+                "recharges_completed",
+                "balances_corrected",
+                "duplicates_reversed",
+                "reported",
+                "skipped_locked",
+                "failed",
+            ],
+        );
+        summary.push(vec![
+            tally.users_changed().into(),
+            tally.count(Action::Credited).into(),
+            tally.credits(Action::Credited).into(),
+            tally.count(Action::MarkedCompleted).into(),
+            tally.count(Action::BalanceCorrected).into(),
+            tally.count(Action::DuplicateReversed).into(),
+            tally.reported().into(),
+            run.locked.len().into(),
+            run.failed.len().into(),
+        ]);
+        let mut left = Section::new("left_alone", "Users left alone", &["user_id", "why"]);
+        for user in &run.locked {
+            left.push(vec![
+                user.clone().into(),
+                "rows locked by another session: run again".into(),
+            ]);
+        }
+        for (user, why) in &run.failed {
+            left.push(vec![user.clone().into(), why.clone().into()]);
+        }
+        let mut report = Report::new("bulk-fix");
+        report.field("database", database);
+        report.field("since", crate::output::time(&since));
+        report.field("dry_run", dry_run);
+        report.field("affected_users", users.len());
+        report.field("planned_credits", planned_credits);
+        report.field("batches", run.batches);
+        report.field("longest_batch_ms", run.longest.as_millis() as u64);
+        if let Some(stripe) = &stripe {
+            if let Some(mode) = stripe.mode {
+                report.field("stripe_mode", mode.label());
+            }
+            report.field("not_paid_in_stripe", tally.count(Action::NotPaidInStripe));
+        }
+        report.sections = vec![summary, left];
+        report
+    }
+}
