@@ -1,6 +1,6 @@
 -- The balance audit triggers (V014) on the app's tables, for
 -- `credits audit status` and `disable`: each trigger whose function is
--- credits_ops.balance_audit_trigger, wherever it is, whether it fires, and
+-- one of V014's credits_ops.balance_audit_* functions, wherever it is, whether it fires, and
 -- whether it is current: on a table of the app profile, reading columns
 -- that exist (a column renamed since would be read as NULL and the writes
 -- to it go unrecorded; `credits install` makes them anew when the app
@@ -18,5 +18,7 @@ SELECT format('%I.%I', n.nspname, c.relname) AS app_table,
 FROM pg_catalog.pg_trigger t
 JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE t.tgfoid = to_regprocedure('credits_ops.balance_audit_trigger()')
+JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+WHERE p.pronamespace = 'credits_ops'::regnamespace AND p.proname LIKE 'balance\_audit\_%'
+  AND p.prorettype = 'trigger'::regtype
 ORDER BY 1, 2;

@@ -304,17 +304,26 @@ fn repairs_are_not_flagged_and_a_failing_trail_never_fails_the_app() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].1.contains("role service_role"), "{found:?}");
 
-    // The API roles can neither read the trail nor call its functions.
+    // The API roles can neither read the trail nor call its functions (the
+    // seven trigger functions and the error keeper).
     for role in ["anon", "authenticated"] {
-        let denied: bool = client
+        let row = client
             .query_one(
-                "SELECT NOT has_table_privilege($1, 'credits_ops.balance_audit', 'SELECT') \
-                    AND NOT has_function_privilege($1, 'credits_ops.balance_audit_trigger()', 'EXECUTE')",
+                "SELECT has_table_privilege($1, 'credits_ops.balance_audit', 'SELECT') AS reads, \
+                        count(*) AS functions, \
+                        count(*) FILTER (WHERE has_function_privilege($1, p.oid, 'EXECUTE')) AS executable \
+                 FROM pg_proc p \
+                 WHERE p.pronamespace = 'credits_ops'::regnamespace AND p.proname LIKE 'balance\\_audit\\_%'",
                 &[&role],
             )
-            .unwrap()
-            .get(0);
-        assert!(denied, "{role} can reach the trail");
+            .unwrap();
+        assert!(!row.get::<_, bool>("reads"), "{role} reads the trail");
+        assert_eq!(row.get::<_, i64>("functions"), 8);
+        assert_eq!(
+            row.get::<_, i64>("executable"),
+            0,
+            "{role} runs a trail function"
+        );
     }
 
     // A trail that cannot be written: the app's write still succeeds, and
