@@ -1,5 +1,9 @@
-//! What `pause-packages`, `resume-packages` and `packages` share: the open
-//! pause, the audit rows, and the report of a change.
+//! Stopping and resuming sales: what `pause-packages`, `resume-packages`
+//! and `packages` share (the open pause, the audit rows, the report of a
+//! change), and the two operations (`pause`, `resume`).
+
+pub mod pause;
+pub mod resume;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -60,10 +64,39 @@ pub fn open_pause(tx: &mut Transaction<'_>) -> Result<Option<OpenPause>> {
 pub struct Change {
     pub id: String,
     pub name: Option<String>,
-    pub action: &'static str,
+    pub action: Action,
 }
 
-/// What a `pause-packages` or `resume-packages` run did.
+/// What a pause or a resume did (or would do) to one package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    WouldPause,
+    Paused,
+    WouldResume,
+    Resumed,
+    /// Active again before the resume: someone turned it on by hand.
+    ReactivatedByHand,
+    /// Gone since the pause.
+    Missing,
+    /// Still off after the resume: cannot happen in its transaction; shown
+    /// as it is rather than guessed at.
+    LeftInactive,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::WouldPause => "would pause",
+            Action::Paused => "paused",
+            Action::WouldResume => "would resume",
+            Action::Resumed => "resumed",
+            Action::ReactivatedByHand => "left active (re-activated by hand)",
+            Action::Missing => "missing (deleted since the pause)",
+            Action::LeftInactive => "left inactive",
+        }
+    }
+}
+
 /// What a pause or a resume came to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PauseResult {
@@ -124,7 +157,7 @@ impl Outcome {
             section.push(vec![
                 change.id.clone().into(),
                 change.name.clone().into(),
-                change.action.into(),
+                change.action.as_str().into(),
             ]);
         }
         let mut report = Report::new(command);
