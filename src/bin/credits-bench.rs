@@ -813,7 +813,8 @@ fn targets(
             off.p99_ms,
             verdict(
                 off.p99_ms < 10.0,
-                "the callers outnumber the cores many times over: the p99 is mostly the wait for a CPU"
+                "the callers outnumber the cores many times over: each call needs its share of a \
+                 CPU, and the p99 is mostly the wait behind the others (compare the wall time)"
             )
         );
     }
@@ -828,8 +829,9 @@ fn targets(
                 off.p99_ms,
                 verdict(
                     added < 15.0,
-                    "each statement on a watched table runs the trail's trigger: its rows read \
-                     through to_jsonb, then one upsert per user into credits_ops.balance_audit"
+                    "each statement on a watched table runs its trigger function: one upsert per \
+                     user into credits_ops.balance_audit, in the subtransaction that keeps an error \
+                     in the trail from failing the app's write"
                 )
             );
         }
