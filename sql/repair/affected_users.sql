@@ -3,47 +3,32 @@
 -- credited but pending/failed, and with $2 a duplicate to reverse), and
 -- every user whose cached balance differs from the ledger or is missing.
 -- credits: what crediting their completed recharges grants (for --max-credits).
--- Of the users whose id is after $3 and up to $4 (each NULL: no bound), so
--- bulk-fix plans in slices of users, each a short transaction read through
--- the user_id indexes of V004, never one long one over the whole ledger.
-WITH slice AS (
-    SELECT $3::text AS after, $4::text AS upto
-), missing AS (
+WITH missing AS (
     SELECT r.user_id, sum(r.amount)::bigint AS credits
-    FROM credits_ops.app_recharge r, slice
-    WHERE (slice.after IS NULL OR r.user_id > slice.after) AND (slice.upto IS NULL OR r.user_id <= slice.upto)
-      AND r.created_at >= $1 AND r.status = 'completed'
+    FROM credits_ops.app_recharge r
+    WHERE r.created_at >= $1 AND r.status = 'completed'
       AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
                       WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
     GROUP BY r.user_id
 ), credited_open AS (
     SELECT r.user_id
-    FROM credits_ops.app_recharge r, slice
-    WHERE (slice.after IS NULL OR r.user_id > slice.after) AND (slice.upto IS NULL OR r.user_id <= slice.upto)
-      AND r.created_at >= $1 AND r.status IN ('pending', 'failed')
+    FROM credits_ops.app_recharge r
+    WHERE r.created_at >= $1 AND r.status IN ('pending', 'failed')
       AND EXISTS (SELECT FROM credits_ops.app_transaction t
                   WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
 ), duplicated AS (
     SELECT r.user_id
-    FROM slice, credits_ops.app_recharge r
+    FROM credits_ops.app_recharge r
     JOIN credits_ops.app_transaction t ON t.related_recharge_id = r.id
-    WHERE (slice.after IS NULL OR r.user_id > slice.after) AND (slice.upto IS NULL OR r.user_id <= slice.upto)
-      AND $2 AND r.created_at >= $1 AND t.type IN ('recharge', 'adjustment')
+    WHERE $2 AND r.created_at >= $1 AND t.type IN ('recharge', 'adjustment')
     GROUP BY r.id, r.user_id, r.amount
     HAVING count(*) FILTER (WHERE t.type = 'recharge') > 1 AND sum(t.amount) > r.amount
 ), ledger AS (
-    SELECT t.user_id, sum(t.amount) AS total
-    FROM credits_ops.app_transaction t, slice
-    WHERE (slice.after IS NULL OR t.user_id > slice.after) AND (slice.upto IS NULL OR t.user_id <= slice.upto)
-    GROUP BY t.user_id
-), balance AS (
-    SELECT b.user_id, b.balance
-    FROM credits_ops.app_balance b, slice
-    WHERE (slice.after IS NULL OR b.user_id > slice.after) AND (slice.upto IS NULL OR b.user_id <= slice.upto)
+    SELECT t.user_id, sum(t.amount) AS total FROM credits_ops.app_transaction t GROUP BY t.user_id
 ), drifted AS (
     SELECT coalesce(l.user_id, b.user_id) AS user_id
     FROM ledger l
-    FULL JOIN balance b ON b.user_id = l.user_id
+    FULL JOIN credits_ops.app_balance b ON b.user_id = l.user_id
     WHERE b.balance IS DISTINCT FROM coalesce(l.total, 0)
       AND NOT (l.user_id IS NULL AND b.balance = 0)
 )

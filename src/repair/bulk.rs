@@ -20,43 +20,17 @@ pub struct Affected {
 }
 
 impl Affected {
-    /// Read in slices of [`SLICE_USERS`] users, each in a short read-only
-    /// transaction of its own (at a million recharges one planning read of
-    /// the whole ledger held a snapshot open for 3.7 s). The repair decides
-    /// again under its locks, so slices read at different instants plan
-    /// nothing wrong.
     pub fn read(db: &mut Db, since: DateTime<Utc>, reverse_duplicates: bool) -> Result<Affected> {
-        let mut affected = Affected {
+        let mut tx = db.snapshot()?;
+        let rows = tx.query(sql::REPAIR_AFFECTED_USERS, &[&since, &reverse_duplicates])?;
+        tx.commit()?;
+        Ok(Affected {
             since,
-            users: Vec::new(),
-            planned_credits: 0,
-        };
-        let mut after: Option<String> = None;
-        loop {
-            let mut tx = db.snapshot()?;
-            let upto: Option<String> = tx
-                .query_opt(sql::REPAIR_SLICE_END, &[&after, &SLICE_USERS])?
-                .map(|row| row.get("upto"));
-            let rows = tx.query(
-                sql::REPAIR_AFFECTED_USERS,
-                &[&since, &reverse_duplicates, &after, &upto],
-            )?;
-            tx.commit()?;
-            for row in &rows {
-                affected.users.push(row.get("user_id"));
-                affected.planned_credits += row.get::<_, i64>("credits");
-            }
-            match upto {
-                Some(end) => after = Some(end),
-                None => return Ok(affected),
-            }
-        }
+            users: rows.iter().map(|row| row.get("user_id")).collect(),
+            planned_credits: rows.iter().map(|row| row.get::<_, i64>("credits")).sum(),
+        })
     }
 }
-
-/// Users per planning slice: a slice reads their recharges, ledger and
-/// balances by index, in tens of milliseconds.
-const SLICE_USERS: i64 = 2_000;
 
 /// How the users are repaired.
 pub struct Terms<'a> {
