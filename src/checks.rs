@@ -11,8 +11,10 @@
 use anyhow::{Context, Result};
 use postgres::Transaction;
 use postgres::fallible_iterator::FallibleIterator;
+use serde_json::Value;
 
-use crate::scope::relation_exists;
+use crate::output::Section;
+use crate::scope::{self, relation_exists};
 use crate::sql;
 
 pub struct Check {
@@ -197,6 +199,81 @@ pub fn run_all(
         });
     }
     Ok(outcomes)
+}
+
+/// The summary of a run: one row per check (skipped, ok or found), with
+/// the count and credits of its findings and the command that fixes them.
+pub fn summary(outcomes: &[Outcome]) -> Section {
+    let mut summary = Section::new(
+        "summary",
+        "Summary",
+        &[
+            "check", "severity", "status", "count", "credits", "fix", "title",
+        ],
+    );
+    for outcome in outcomes {
+        let check = &outcome.check;
+        let Some(found) = outcome.found else {
+            summary.push(vec![
+                check.name.clone().into(),
+                check.severity.as_str().into(),
+                "skipped".into(),
+                Value::Null,
+                Value::Null,
+                Value::Null,
+                format!(
+                    "{} (skipped: {})",
+                    check.title,
+                    outcome.skipped.as_deref().unwrap_or_default()
+                )
+                .into(),
+            ]);
+            continue;
+        };
+        let some = |value: Value| if found == 0 { Value::Null } else { value };
+        summary.push(vec![
+            check.name.clone().into(),
+            check.severity.as_str().into(),
+            if found == 0 { "ok" } else { "found" }.into(),
+            found.into(),
+            some(outcome.credits.into()),
+            some(check.fix.clone().into()),
+            check.title.clone().into(),
+        ]);
+    }
+
+    summary
+}
+
+/// The columns of a finding as `debug` lists them.
+pub const FINDING_COLUMNS: &[&str] = &[
+    "check",
+    "severity",
+    "recharge_id",
+    "user_id",
+    "payment_intent_id",
+    "credits",
+    "detail",
+    "fix",
+    "dashboard_url",
+];
+
+impl Finding {
+    /// The finding in [`FINDING_COLUMNS`], with its Stripe dashboard link.
+    pub fn row(self) -> Vec<Value> {
+        let dashboard_url = self.payment_intent_id.as_deref().map(scope::dashboard_url);
+        vec![
+            self.check.into(),
+            self.severity.as_str().into(),
+            self.recharge_id.into(),
+            self.user_id.into(),
+            self.payment_intent_id.into(),
+            self.credits.into(),
+            self.detail.into(),
+            self.fix.into(),
+            dashboard_url.into(),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -182,6 +182,31 @@ pub fn dashboard_url(payment_intent: &str) -> String {
     format!("https://dashboard.stripe.com/payments/{payment_intent}")
 }
 
+impl Scope {
+    /// The scope `debug --user/--payment-intent` names, each resolved to
+    /// what the database holds (a usage error when it holds nothing).
+    pub fn resolve(tx: &mut Transaction<'_>, args: &crate::cli::ScopeArgs) -> Result<Scope> {
+        let since = args.window.since.at;
+        let user_id = args
+            .user
+            .as_deref()
+            .map(|user| resolve_user(tx, user))
+            .transpose()?;
+        let payment_intent = args
+            .payment_intent
+            .as_deref()
+            .map(|pi| resolve_payment_intent(tx, pi))
+            .transpose()?;
+        Ok(Scope {
+            since,
+            since_arg: args.window.since.text.clone(),
+            stuck_after: args.window.stuck_after,
+            user_id,
+            payment_intent,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

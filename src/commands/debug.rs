@@ -4,21 +4,18 @@
 use std::collections::HashMap;
 
 use anyhow::Result;
-use chrono::Utc;
-use serde_json::Value;
 
-use crate::checks::{self, Finding};
-use crate::cli::{DebugArgs, Format, ScopeArgs};
+use crate::checks::{self, FINDING_COLUMNS};
+use crate::cli::{DebugArgs, Format};
 use crate::db::Db;
 use crate::exit::Code;
 use crate::output::{Report, Section, Streamed, note};
-use crate::scope::{self, Scope};
+use crate::scope::Scope;
 
 pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
-    let since = args.scope.window.since.at;
     let target = db.target.to_string();
     let mut tx = db.snapshot()?;
-    let scope = resolve_scope(&mut tx, &args.scope, since)?;
+    let scope = Scope::resolve(&mut tx, &args.scope)?;
     scope.apply(&mut tx)?;
     let mut report = Report::new("debug");
     report.field("database", target);
@@ -37,25 +34,18 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
         &mut tx,
         scope.user_id.is_some() || scope.payment_intent.is_some(),
         |finding| match &mut stream {
-            Some(stream) => stream.push(&row(finding)),
+            Some(stream) => stream.push(&finding.row()),
             None => {
                 let count = shown.entry(finding.check.clone()).or_default();
                 if *count < limit {
                     *count += 1;
-                    details.push(row(finding));
+                    details.push(finding.row());
                 }
             }
         },
     )?;
     tx.commit()?;
 
-    let mut summary = Section::new(
-        "summary",
-        "Summary",
-        &[
-            "check", "severity", "status", "count", "credits", "fix", "title",
-        ],
-    );
     let problems: u64 = outcomes.iter().map(checks::Outcome::problems).sum();
     let found: u64 = outcomes.iter().filter_map(|o| o.found).sum();
     let hidden = if stream.is_some() {
@@ -63,39 +53,8 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     } else {
         found as usize - details.rows.len()
     };
-    for outcome in &outcomes {
-        let check = &outcome.check;
-        let Some(found) = outcome.found else {
-            summary.push(vec![
-                check.name.clone().into(),
-                check.severity.as_str().into(),
-                "skipped".into(),
-                Value::Null,
-                Value::Null,
-                Value::Null,
-                format!(
-                    "{} (skipped: {})",
-                    check.title,
-                    outcome.skipped.as_deref().unwrap_or_default()
-                )
-                .into(),
-            ]);
-            continue;
-        };
-        let some = |value: Value| if found == 0 { Value::Null } else { value };
-        summary.push(vec![
-            check.name.clone().into(),
-            check.severity.as_str().into(),
-            if found == 0 { "ok" } else { "found" }.into(),
-            found.into(),
-            some(outcome.credits.into()),
-            some(check.fix.clone().into()),
-            check.title.clone().into(),
-        ]);
-    }
-
     report.field("problems", problems);
-    report.sections.push(summary);
+    report.sections.push(checks::summary(&outcomes));
     match stream {
         Some(stream) => stream.finish(&report)?,
         None => {
@@ -103,7 +62,6 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
             report.print(format)?;
         }
     }
-
     if hidden > 0 {
         note(format!(
             "{hidden} more finding(s) not shown: use --all, or --output json"
@@ -118,58 +76,4 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
         ));
         Ok(Code::ProblemsFound)
     }
-}
-
-fn resolve_scope(
-    tx: &mut postgres::Transaction<'_>,
-    args: &ScopeArgs,
-    since: chrono::DateTime<Utc>,
-) -> Result<Scope> {
-    let user_id = args
-        .user
-        .as_deref()
-        .map(|user| scope::resolve_user(tx, user))
-        .transpose()?;
-    let payment_intent = args
-        .payment_intent
-        .as_deref()
-        .map(|pi| scope::resolve_payment_intent(tx, pi))
-        .transpose()?;
-    Ok(Scope {
-        since,
-        since_arg: args.window.since.text.clone(),
-        stuck_after: args.window.stuck_after,
-        user_id,
-        payment_intent,
-    })
-}
-
-const FINDING_COLUMNS: &[&str] = &[
-    "check",
-    "severity",
-    "recharge_id",
-    "user_id",
-    "payment_intent_id",
-    "credits",
-    "detail",
-    "fix",
-    "dashboard_url",
-];
-
-fn row(finding: Finding) -> Vec<Value> {
-    let dashboard_url = finding
-        .payment_intent_id
-        .as_deref()
-        .map(scope::dashboard_url);
-    vec![
-        finding.check.into(),
-        finding.severity.as_str().into(),
-        finding.recharge_id.into(),
-        finding.user_id.into(),
-        finding.payment_intent_id.into(),
-        finding.credits.into(),
-        finding.detail.into(),
-        finding.fix.into(),
-        dashboard_url.into(),
-    ]
 }
