@@ -2,6 +2,7 @@
 //! in `credits_ops.schema_history`.
 
 pub mod install;
+pub mod status;
 
 use std::collections::BTreeMap;
 use std::thread::sleep;

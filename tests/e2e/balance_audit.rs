@@ -399,6 +399,19 @@ fn repairs_are_not_flagged_and_a_failing_trail_never_fails_the_app() {
 #[test]
 fn a_missing_trigger_shows_and_install_makes_the_trail_anew_for_a_changed_app() {
     let (db, _) = TestDb::installed_incident(200, 20);
+    // Before: `credits status` lists V014 apart, with the command that applies it.
+    let status = db.credits(&["status", "--output", "json"]);
+    let v014 = status.json()["on_demand"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["version"] == 14)
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        v014["state"], "not applied (run credits audit enable)",
+        "{status:?}"
+    );
     assert_eq!(db.credits(&["audit", "enable", "--yes"]).code, 0);
     let recording = || {
         let status = db.credits(&["audit", "status", "--output", "json"]);
