@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use credits::cluster::LocalCluster;
+use credits::cluster::{LocalCluster, Options};
 use credits::{reference, sql};
 use postgres::{Client, NoTls};
 
@@ -79,6 +79,14 @@ struct Args {
     /// Calls each writer makes per workload in (e).
     #[arg(long, default_value_t = 200)]
     calls_per_writer: usize,
+
+    /// Run the server durable, as a real one is (fsync, synchronous_commit
+    /// and full_page_writes on). By default they are off, which makes every
+    /// commit nearly free: the webhook path's latencies (e) then show the
+    /// statements alone, and a fixed cost (the audit trail's) looks larger
+    /// beside them than it is on a real server.
+    #[arg(long)]
+    durable: bool,
 }
 
 /// One line of the results table.
@@ -151,7 +159,23 @@ fn run(args: Args) -> Result<()> {
     let users = args.users.unwrap_or((args.recharges / 10).max(1));
 
     eprintln!("starting a throwaway PostgreSQL cluster");
-    let cluster = LocalCluster::start(false)?;
+    let cluster = if args.durable {
+        let on = |key: &str| (key.to_string(), "on".to_string());
+        let settings = vec![
+            on("fsync"),
+            on("synchronous_commit"),
+            on("full_page_writes"),
+        ];
+        LocalCluster::start_with(
+            false,
+            &Options {
+                settings,
+                ..Options::default()
+            },
+        )?
+    } else {
+        LocalCluster::start(false)?
+    };
     let mut admin = connect(&cluster.conninfo("postgres"))?;
     admin.batch_execute(sql::BENCH_CREATE_BASE)?;
 
@@ -631,13 +655,18 @@ fn render(
     let _ = writeln!(
         out,
         "{recharges} recharges over {users} users (seed {}), generated in {generate_seconds:.1} s; \
-         runbook repair capped at {} s. App schema: {}. Every case ran on a fresh copy of the same data.\n",
+         runbook repair capped at {} s. App schema: {}. Server: {}. Every case ran on a fresh copy of the same data.\n",
         args.seed,
         args.cap_seconds,
         if args.app_user_indexes {
             "with the reference schema's user_id indexes"
         } else {
             "without user_id indexes, as real apps ship (--app-user-indexes keeps them)"
+        },
+        if args.durable {
+            "durable (fsync, synchronous_commit, full_page_writes on)"
+        } else {
+            "fsync, synchronous_commit and full_page_writes off (--durable turns them on)"
         }
     );
     let _ = writeln!(
