@@ -3,7 +3,9 @@
 //! recharges tables record, per transaction and user, who moved a balance
 //! and whether the ledger moved with it (`credits_ops.balance_audit`). The
 //! check BALANCE_MOVED_WITHOUT_LEDGER reads it; `log --writers` and
-//! `support` show it.
+//! `support` show it. `ops` holds the operations of `credits audit`.
+
+pub mod ops;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
