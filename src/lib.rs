@@ -25,4 +25,5 @@ pub mod rls;
 pub mod scope;
 pub mod sql;
 pub mod stripe;
+pub mod support;
 pub mod trail;
