@@ -61,40 +61,44 @@ pub fn repair(
     let stripe = if evidence.verify_with_stripe || evidence.stripe_export.is_some() {
         note("finding every recharge the repair would credit (a first pass, rolled back)");
         let mut to_credit = Vec::new();
-        batches::run(
-            db,
-            &affected.users,
-            terms.sizing,
-            false,
-            "users",
-            |tx, batch| {
-                fix_users(
-                    tx,
-                    batch,
-                    &terms.audit,
-                    terms.reverse_duplicates,
-                    true,
-                    None,
-                )
-            },
-            |outcomes| {
-                to_credit.extend(
-                    outcomes
-                        .into_iter()
-                        .filter(|o| o.action == Action::Credited),
-                )
-            },
-        )?;
+        pass(db, affected, terms, false, None, |outcomes| {
+            to_credit.extend(
+                outcomes
+                    .into_iter()
+                    .filter(|o| o.action == Action::Credited),
+            )
+        })?;
         stripe::judge(evidence, db, &to_credit)?
     } else {
         None
     };
     let mut tally = Tally::default();
-    let run = batches::run(
+    let run = pass(
+        db,
+        affected,
+        terms,
+        terms.commit,
+        stripe.as_ref(),
+        |outcomes| tally.add(&outcomes),
+    )?;
+    Ok(Done { tally, run, stripe })
+}
+
+/// The fix-user repair of every affected user, batch by batch, each batch
+/// committed or (`commit` false) rolled back; what each did goes to `sink`.
+fn pass(
+    db: &mut Db,
+    affected: &Affected,
+    terms: &Terms<'_>,
+    commit: bool,
+    stripe: Option<&stripe::Verdicts>,
+    sink: impl FnMut(Vec<super::Outcome>),
+) -> Result<batches::Run> {
+    batches::run(
         db,
         &affected.users,
         terms.sizing,
-        terms.commit,
+        commit,
         "users",
         |tx, batch| {
             fix_users(
@@ -103,12 +107,11 @@ pub fn repair(
                 &terms.audit,
                 terms.reverse_duplicates,
                 true,
-                stripe.as_ref(),
+                stripe,
             )
         },
-        |outcomes| tally.add(&outcomes),
-    )?;
-    Ok(Done { tally, run, stripe })
+        sink,
+    )
 }
 
 impl Done {
