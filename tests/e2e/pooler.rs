@@ -174,6 +174,8 @@ fn every_command_works_through_pgbouncer_in_transaction_mode() {
         "connected through pgbouncer: {status:?}"
     );
     twice(&["install", "--yes"]);
+    // The balance audit trail on, so every write below is recorded too.
+    twice(&["audit", "enable", "--yes"]);
 
     let debug = ok(&["debug", "--output", "json"], 1);
     assert!(
@@ -220,6 +222,17 @@ fn every_command_works_through_pgbouncer_in_transaction_mode() {
     twice(&["resume-packages", "--yes"]);
     let log = ok(&["log", "--output", "json"], 0);
     assert!(log.stdout.contains("pooler"), "{log:?}");
+    let writers = ok(&["log", "--writers", "--output", "json"], 0);
+    assert!(
+        writers.json()["writers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["by_credits"] == true),
+        "the repairs' writes are in the trail: {writers:?}"
+    );
+    let trail = ok(&["audit", "status", "--output", "json"], 0);
+    assert_eq!(trail.json()["trail"][0]["recording"], "on", "{trail:?}");
 
     let health = run(&["health"]);
     assert!(
