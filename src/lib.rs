@@ -11,6 +11,7 @@ pub mod confirm;
 pub mod connect;
 pub mod contract;
 pub mod db;
+pub mod demo;
 pub mod exit;
 pub mod health;
 pub mod interrupt;
