@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS credits_ops.balance_audit (
 -- Rows arrive in time order: a BRIN index serves the time windows of the
 -- check and of `audit prune` at almost no cost to the writers.
 CREATE INDEX IF NOT EXISTS balance_audit_at ON credits_ops.balance_audit USING brin (at);
+-- A user's trail, for `credits log --writers --user` and `credits support`.
 CREATE INDEX IF NOT EXISTS balance_audit_user ON credits_ops.balance_audit (user_id, at);
 
 CREATE TABLE IF NOT EXISTS credits_ops.balance_audit_error (
