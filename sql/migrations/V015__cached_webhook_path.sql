@@ -10,7 +10,10 @@
 --     the adapter is rebuilt (a trigger on app_profile, after V011's);
 --   * credit_plan becomes PL/pgSQL (RETURN QUERY of the same query, cached);
 --   * credit_recharges calls those functions, and runs its own statements
---     without EXECUTE. What it decides and writes is unchanged;
+--     without EXECUTE; a write with nothing to write (no balance row to
+--     create, no status to change) is not run at all, so it fires no
+--     statement trigger of the app's. What it decides and writes is
+--     unchanged;
 --   * both use generic plans (plan_cache_mode): with custom plans PL/pgSQL
 --     planned credit_plan's query again at every call, its array argument
 --     making each custom plan look cheaper than the generic one. Their
@@ -161,6 +164,7 @@ DECLARE
     v_new_amounts bigint[];
     v_new_ids     text[];
     v_new_after   bigint[];
+    v_missing     text[];
 BEGIN
     -- The lock order of every writer: recharge rows by id, then balance
     -- rows by user id.
@@ -187,9 +191,13 @@ BEGIN
         RETURN QUERY SELECT * FROM unnest(v_plan) c ORDER BY c.user_id, c.created_at, c.recharge_id;
         RETURN;
     END IF;
-    PERFORM credits_ops.app_balance_create_many(
-        ARRAY(SELECT u FROM unnest(v_users) AS u
-              WHERE NOT EXISTS (SELECT FROM credits_ops.app_balance b WHERE b.user_id = u OFFSET 0)));
+    -- A statement that would change nothing is not run: it would still
+    -- fire the app's statement triggers (the balance audit trail's too).
+    v_missing := ARRAY(SELECT u FROM unnest(v_users) AS u
+                       WHERE NOT EXISTS (SELECT FROM credits_ops.app_balance b WHERE b.user_id = u OFFSET 0));
+    IF cardinality(v_missing) > 0 THEN
+        PERFORM credits_ops.app_balance_create_many(v_missing);
+    END IF;
     IF p_skip_locked THEN
         SELECT coalesce(array_agg(b.user_id), '{}'), coalesce(array_agg(b.balance), '{}')
           INTO v_held, v_before
@@ -259,9 +267,14 @@ BEGIN
       INTO v_users, v_before
       FROM moved m JOIN unnest(v_held, v_before) AS h (user_id, balance) ON h.user_id = m.user_id
       JOIN credits_ops.app_balance b ON b.user_id = m.user_id WHERE b.balance = h.balance;
-    PERFORM credits_ops.app_balance_add_many(v_users, v_before, v_before);
-    PERFORM credits_ops.app_recharge_complete_many(
-        ARRAY(SELECT c.recharge_id FROM unnest(v_plan) c WHERE c.action = 'credited'));
+    IF cardinality(v_users) > 0 THEN
+        PERFORM credits_ops.app_balance_add_many(v_users, v_before, v_before);
+    END IF;
+    v_missing := ARRAY(SELECT c.recharge_id FROM unnest(v_plan) c
+                       WHERE c.action = 'credited' AND c.status <> 'completed');
+    IF cardinality(v_missing) > 0 THEN
+        PERFORM credits_ops.app_recharge_complete_many(v_missing);
+    END IF;
 
     INSERT INTO credits_ops.repair_log
         (operator, reason, command, recharge_id, user_id, action, credits_delta,
