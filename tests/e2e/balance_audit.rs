@@ -253,8 +253,10 @@ fn repairs_are_not_flagged_and_a_failing_trail_never_fails_the_app() {
     assert_eq!(enabled.code, 0, "{enabled:?}");
 
     // Every repair, with the trail on: each moves balances, none is flagged.
+    let user = db.planted("MISSING_TRANSACTION").user;
     for args in [
-        &["bulk-fix", "--since", "365d", "--yes"][..],
+        &["fix-user", &user, "--yes"][..],
+        &["bulk-fix", "--since", "365d", "--yes"],
         &[
             "retry-failed",
             "--since",
