@@ -17,6 +17,7 @@
 //! An interrupted or failed run keeps what it committed and loses nothing
 //! else; the repairs are idempotent, so a rerun finishes the job.
 
+use std::borrow::Cow;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
@@ -81,7 +82,8 @@ pub fn run(
     let mut run = Run::default();
     let mut size = sizing.max_items.clamp(1, 16);
     let target = sizing.max_transaction / 2;
-    let mut pending: Vec<String> = items.to_vec();
+    // The first round reads the caller's items; later ones own what was locked.
+    let mut pending: Cow<'_, [String]> = Cow::Borrowed(items);
     let progress = progress_bar(items.len() as u64, what);
     // Each round but the last is followed by a pause and a retry of what it
     // found locked.
@@ -146,7 +148,7 @@ pub fn run(
         if let Some(pause) = pause {
             std::thread::sleep(*pause);
         }
-        pending = locked;
+        pending = Cow::Owned(locked);
     }
     Ok(run)
 }

@@ -59,7 +59,11 @@ impl Outcome {
 pub struct Tally {
     counts: BTreeMap<Action, u64>,
     credits: BTreeMap<Action, i64>,
-    users_changed: BTreeSet<String>,
+    /// Counted per call of [`Tally::add`], not kept: each caller adds all of
+    /// a user's outcomes in one call (fix-user one user, bulk-fix a batch of
+    /// users, each user in one batch), so a run of millions of users keeps
+    /// no set of their ids.
+    users_changed: usize,
 }
 
 impl Tally {
@@ -70,13 +74,15 @@ impl Tally {
     }
 
     pub fn add(&mut self, outcomes: &[Outcome]) {
+        let mut changed: BTreeSet<&str> = BTreeSet::new();
         for o in outcomes {
             *self.counts.entry(o.action).or_default() += 1;
             *self.credits.entry(o.action).or_default() += o.credits.unwrap_or(0);
-            if o.action.is_change() && !self.users_changed.contains(&o.user_id) {
-                self.users_changed.insert(o.user_id.clone());
+            if o.action.is_change() {
+                changed.insert(&o.user_id);
             }
         }
+        self.users_changed += changed.len();
     }
 
     pub fn count(&self, action: Action) -> u64 {
@@ -107,7 +113,7 @@ impl Tally {
     }
 
     pub fn users_changed(&self) -> usize {
-        self.users_changed.len()
+        self.users_changed
     }
 }
 
