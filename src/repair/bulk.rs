@@ -4,6 +4,8 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 
 use crate::cli::StripeEvidence;
 use crate::db::Db;
@@ -20,15 +22,26 @@ pub struct Affected {
 }
 
 impl Affected {
+    /// Read row by row: at 10M recharges there are 430,000 users, and the
+    /// whole result held as rows next to their ids was most of bulk-fix's
+    /// memory.
     pub fn read(db: &mut Db, since: DateTime<Utc>, reverse_duplicates: bool) -> Result<Affected> {
-        let mut tx = db.snapshot()?;
-        let rows = tx.query(sql::REPAIR_AFFECTED_USERS, &[&since, &reverse_duplicates])?;
-        tx.commit()?;
-        Ok(Affected {
+        let mut affected = Affected {
             since,
-            users: rows.iter().map(|row| row.get("user_id")).collect(),
-            planned_credits: rows.iter().map(|row| row.get::<_, i64>("credits")).sum(),
-        })
+            users: Vec::new(),
+            planned_credits: 0,
+        };
+        let mut tx = db.snapshot()?;
+        let params: [&(dyn ToSql + Sync); 2] = [&since, &reverse_duplicates];
+        let mut rows = tx.query_raw(sql::REPAIR_AFFECTED_USERS, params)?;
+        while let Some(row) = rows.next()? {
+            affected.users.push(row.get("user_id"));
+            affected.planned_credits += row.get::<_, i64>("credits");
+        }
+        drop(rows);
+        tx.commit()?;
+        affected.users.shrink_to_fit();
+        Ok(affected)
     }
 }
 
