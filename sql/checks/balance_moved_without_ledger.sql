@@ -2,11 +2,11 @@
 -- severity: warning
 -- fix: none: find the writer by its role and application_name and fix it (credits log --writers --user <user_id>), then credits fix-user <user_id> for the balance
 -- requires: credits_ops.balance_audit = the balance audit trail (credits audit enable)
--- Reads credits_ops.balance_audit (V014): per transaction and user, how far
--- the balance and the ledger moved. Not flagged: the transactions of
--- credits' own repairs (an audit log row in the same transaction), and
--- anything before a later `balance_corrected` repair of that user (the
--- drift it caused was repaired). Within --since, of credits.user_id when set.
+-- Reads credits_ops.balance_writer (V014): per transaction and user, how far
+-- the balance and the ledger moved, and whether that is flagged (not for
+-- credits' own repairs). Also left out here: anything before a later
+-- `balance_corrected` repair of that user (the drift it caused was
+-- repaired). Within --since, of credits.user_id when set.
 SELECT 'BALANCE_MOVED_WITHOUT_LEDGER'::text AS check_name,
        'warning'::text AS severity,
        NULL::text AS recharge_id,
@@ -20,13 +20,11 @@ SELECT 'BALANCE_MOVED_WITHOUT_LEDGER'::text AS check_name,
               CASE WHEN a.ledger_delta > 0 THEN '+' ELSE '' END || a.ledger_delta,
               a.ledger_rows) AS detail,
        'credits log --writers --user ' || a.user_id AS fix
-FROM credits_ops.balance_audit a
-WHERE a.balance_delta <> a.ledger_delta
+FROM credits_ops.balance_writer a
+WHERE a.moved_without_ledger
   AND a.at >= coalesce(nullif(current_setting('credits.since', true), '')::timestamptz, '-infinity')
   AND CASE WHEN nullif(current_setting('credits.user_id', true), '') IS NULL THEN true
            ELSE a.user_id = current_setting('credits.user_id', true) END
-  AND NOT EXISTS (SELECT FROM credits_ops.repair_log l
-                  WHERE l.xact_id = a.xact_id AND l.user_id = a.user_id)
   AND NOT EXISTS (SELECT FROM credits_ops.repair_log l
                   WHERE l.action = 'balance_corrected' AND l.user_id = a.user_id AND l.logged_at > a.at)
 ORDER BY a.at, a.user_id;

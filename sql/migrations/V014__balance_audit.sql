@@ -76,6 +76,23 @@ ALTER TABLE credits_ops.repair_log ADD COLUMN IF NOT EXISTS xact_id bigint;
 ALTER TABLE credits_ops.repair_log ALTER COLUMN xact_id SET DEFAULT txid_current();
 CREATE INDEX IF NOT EXISTS repair_log_xact_id ON credits_ops.repair_log (xact_id) WHERE xact_id IS NOT NULL;
 
+-- The trail as it is read (`credits log --writers`, `credits support`,
+-- `credits audit status`, the check BALANCE_MOVED_WITHOUT_LEDGER): each row
+-- with whether one of credits' own repairs wrote it (an audit-log row in
+-- the same transaction, for the same user), and whether the balance moved
+-- by another amount than the ledger without such a repair. The one
+-- definition of what the trail flags.
+CREATE OR REPLACE VIEW credits_ops.balance_writer AS
+SELECT a.*, c.by_credits,
+       a.balance_delta <> a.ledger_delta AND NOT c.by_credits AS moved_without_ledger
+FROM credits_ops.balance_audit a
+CROSS JOIN LATERAL (
+    SELECT EXISTS (SELECT FROM credits_ops.repair_log l
+                   WHERE l.xact_id = a.xact_id AND l.user_id = a.user_id) AS by_credits
+) c;
+
+REVOKE ALL ON credits_ops.balance_writer FROM PUBLIC;
+
 -- What a trigger does when its statement fails: keeps the error, and if even
 -- that fails, drops it. Never raises.
 CREATE OR REPLACE FUNCTION credits_ops.balance_audit_failed(p_table text, p_state text, p_message text)

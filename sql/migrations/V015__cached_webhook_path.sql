@@ -165,6 +165,7 @@ DECLARE
     v_new_ids     text[];
     v_new_after   bigint[];
     v_missing     text[];
+    v_to_complete text[];
 BEGIN
     -- The lock order of every writer: recharge rows by id, then balance
     -- rows by user id.
@@ -270,10 +271,10 @@ BEGIN
     IF cardinality(v_users) > 0 THEN
         PERFORM credits_ops.app_balance_add_many(v_users, v_before, v_before);
     END IF;
-    v_missing := ARRAY(SELECT c.recharge_id FROM unnest(v_plan) c
-                       WHERE c.action = 'credited' AND c.status <> 'completed');
-    IF cardinality(v_missing) > 0 THEN
-        PERFORM credits_ops.app_recharge_complete_many(v_missing);
+    v_to_complete := ARRAY(SELECT c.recharge_id FROM unnest(v_plan) c
+                           WHERE c.action = 'credited' AND c.status <> 'completed');
+    IF cardinality(v_to_complete) > 0 THEN
+        PERFORM credits_ops.app_recharge_complete_many(v_to_complete);
     END IF;
 
     INSERT INTO credits_ops.repair_log

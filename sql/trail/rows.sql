@@ -1,14 +1,12 @@
 -- What the balance audit trail holds, for `credits audit status`: its rows,
--- the oldest and newest, how many of the last day's are flagged by the check
--- BALANCE_MOVED_WITHOUT_LEDGER's rule (credits' own repairs excepted, as in
--- `log --writers`), and the errors the triggers caught.
+-- the oldest and newest, how many of the last day's moved a balance without
+-- the ledger (credits_ops.balance_writer, as `log --writers` marks them),
+-- and the errors the triggers caught.
 SELECT (SELECT count(*) FROM credits_ops.balance_audit) AS rows,
        (SELECT min(a.at) FROM credits_ops.balance_audit a) AS oldest,
        (SELECT max(a.at) FROM credits_ops.balance_audit a) AS newest,
-       (SELECT count(*) FROM credits_ops.balance_audit a
-         WHERE a.at >= now() - interval '1 day' AND a.balance_delta <> a.ledger_delta
-           AND NOT EXISTS (SELECT FROM credits_ops.repair_log l
-                           WHERE l.xact_id = a.xact_id AND l.user_id = a.user_id)) AS moved_without_ledger_1d,
+       (SELECT count(*) FROM credits_ops.balance_writer w
+         WHERE w.at >= now() - interval '1 day' AND w.moved_without_ledger) AS moved_without_ledger_1d,
        (SELECT count(*) FROM credits_ops.balance_audit_error) AS errors,
        (SELECT format('%s at %s on %s: %s', e.sqlstate, date_trunc('second', e.at), e.app_table, e.message)
           FROM credits_ops.balance_audit_error e ORDER BY e.id DESC LIMIT 1) AS last_error;
