@@ -95,6 +95,8 @@ impl Db {
             .read_only(true)
             .start()?;
         guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
+        tx.execute(sql::SESSION_SNAPSHOT_MEMORY, &[])
+            .context("setting work_mem for a read-only snapshot")?;
         Ok(tx)
     }
 
