@@ -142,10 +142,18 @@ fn messages_say_what_to_do_next() {
     let run = crate::harness::credits_with_env(&["log", "--action", "nonsense"], &[]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("balance_corrected"), "{run:?}");
-    // A statement timeout names the option that raises it.
+    // A statement timeout names the option that raises it. The diagnosis
+    // waits behind a lock held meanwhile, so it is the statement that times
+    // out, whatever the machine's load (with a timeout of a millisecond or
+    // two, any statement of the preflight might).
     let (db, _) = TestDb::with_incident(1000, 100);
     assert_eq!(db.credits(&["install", "--yes"]).code, 0);
-    let run = db.credits(&["debug", "--statement-timeout", "1ms"]);
+    let mut holder = db.client();
+    let mut lock = holder.transaction().unwrap();
+    lock.batch_execute("LOCK TABLE credit_recharge IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let run = db.credits(&["debug", "--statement-timeout", "300ms"]);
+    lock.rollback().unwrap();
     assert_eq!(run.code, 3, "{run:?}");
     assert!(run.stderr.contains("--statement-timeout"), "{run:?}");
 }
