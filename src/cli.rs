@@ -477,6 +477,14 @@ pub struct RetryFailedArgs {
     #[arg(long)]
     pub trust_app_evidence: bool,
 
+    /// Rows shown in the table of recharges (JSON and CSV always carry every row).
+    #[arg(long, default_value_t = 50)]
+    pub limit: usize,
+
+    /// Show every recharge in the table.
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+
     #[command(flatten)]
     pub write: WriteOpts,
 }

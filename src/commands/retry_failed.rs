@@ -33,7 +33,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         attestations: Map::new(),
         trust_app_evidence: args.trust_app_evidence,
     };
-    let retry = Retry::plan(db, terms, attested, &args.stripe, &args.write.operator)?;
+    let mut retry = Retry::plan(db, terms, attested, &args.stripe, &args.write.operator)?;
     let to_credit = retry.to_credit().len();
     let dry_run = args.write.dry_run;
     retry.tell(&window, !dry_run && to_credit > 0);
@@ -44,7 +44,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         } else {
             "nothing to credit: no failed or stuck recharge in the window has evidence of payment or an attestation".to_string()
         });
-        (retry.plan.clone(), Run::default())
+        (std::mem::take(&mut retry.plan), Run::default())
     } else {
         confirm(
             &args.write,
@@ -54,8 +54,19 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         interrupt::listen();
         retry.apply(db, args.batches.sizing(), &args.write.audit("retry-failed"))?
     };
-    retry
-        .report(db.target.to_string(), &outcomes, &window, dry_run)
-        .print(format)?;
+    let shown = if args.all { usize::MAX } else { args.limit };
+    let hidden = retry.print_report(
+        db.target.to_string(),
+        &outcomes,
+        &window,
+        dry_run,
+        format,
+        shown,
+    )?;
+    if hidden > 0 {
+        note(format!(
+            "{hidden} more recharge(s) not shown: use --all, or --output json"
+        ));
+    }
     Ok(run.finish(dry_run, "recharge(s)"))
 }

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 use postgres::{Row, Transaction};
 use serde_json::{Map, Value};
 
@@ -176,18 +178,22 @@ pub fn retry_plan(
     operator: &str,
 ) -> Result<Vec<Outcome>> {
     let stuck_after = format!("{} seconds", terms.stuck_after.as_secs());
-    let rows = tx.query(
-        sql::REPAIR_RETRY_PLAN,
-        &[
-            &terms.since,
-            &terms.include_pending,
-            &stuck_after,
-            &terms.attestations_json(),
-            &operator,
-            &terms.trust_app_evidence,
-        ],
-    )?;
-    Outcome::all(&rows)
+    let attestations = terms.attestations_json();
+    let params: [&(dyn ToSql + Sync); 6] = [
+        &terms.since,
+        &terms.include_pending,
+        &stuck_after,
+        &attestations,
+        &operator,
+        &terms.trust_app_evidence,
+    ];
+    // Row by row: every candidate is kept as an outcome, never twice.
+    let mut rows = tx.query_raw(sql::REPAIR_RETRY_PLAN, params)?;
+    let mut plan = Vec::new();
+    while let Some(row) = rows.next()? {
+        plan.push(Outcome::from_row(&row)?);
+    }
+    Ok(plan)
 }
 
 /// Retries a batch of recharges in `tx`, skipping rows someone else holds.

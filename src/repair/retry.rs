@@ -9,10 +9,10 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::cli::StripeEvidence;
+use crate::cli::{Format, StripeEvidence};
 use crate::db::Db;
 use crate::exit::{Code, fail};
-use crate::output::{Report, Section, note};
+use crate::output::{Report, Section, Streamed, note};
 use crate::scope;
 
 use super::{
@@ -80,19 +80,19 @@ impl Retry {
     }
 
     /// Credits what the plan credits, in batches each committed on its
-    /// own; what the plan leaves alone stays as planned.
+    /// own; what the plan leaves alone stays as planned. The plan's rows
+    /// move into the outcomes (never copied: at 10M recharges there are
+    /// tens of thousands).
     pub fn apply(
-        &self,
+        &mut self,
         db: &mut Db,
         sizing: batches::Sizing,
         audit: &Audit<'_>,
     ) -> Result<(Vec<Outcome>, batches::Run)> {
         let to_credit = self.to_credit();
-        let mut outcomes: Vec<Outcome> = self
-            .plan
-            .iter()
+        let mut outcomes: Vec<Outcome> = std::mem::take(&mut self.plan)
+            .into_iter()
             .filter(|o| o.action != Action::Credited)
-            .cloned()
             .collect();
         let terms = &self.terms;
         let run = batches::run(
@@ -118,78 +118,97 @@ fn read_plan(db: &mut Db, terms: &RetryTerms, operator: &str) -> Result<Vec<Outc
     Ok(plan)
 }
 
+/// The columns of the report's one row per candidate.
+const RECHARGE_COLUMNS: &[&str] = &[
+    "recharge_id",
+    "user_id",
+    "payment_intent_id",
+    "credits",
+    "action",
+    "detail",
+    "dashboard_url",
+];
+
 impl Retry {
-    /// The report of the retry (or of its plan, `outcomes` then being the
-    /// plan): one row per candidate, and the counts.
-    pub fn report(
+    /// Prints the report of the retry (or of its plan, `outcomes` then
+    /// being the plan): the counts, and one row per candidate. Scripts (JSON,
+    /// CSV) get every row, written one at a time; a table shows the first
+    /// `shown`, since a person reads no more and holding tens of thousands
+    /// of rows for one cost hundreds of megabytes at 10M recharges. Returns
+    /// how many rows the table left out.
+    pub fn print_report(
+        &self,
+        database: String,
+        outcomes: &[Outcome],
+        window: &Window<'_>,
+        dry_run: bool,
+        format: Format,
+        shown: usize,
+    ) -> Result<usize> {
+        let report = self.counts(database, outcomes, window, dry_run);
+        let rows = outcomes.iter().map(|o| recharge_row(o, dry_run));
+        if format == Format::Table {
+            let mut report = report;
+            let mut recharges =
+                Section::new("recharges", "Failed and stuck recharges", RECHARGE_COLUMNS);
+            rows.take(shown).for_each(|row| recharges.push(row));
+            report.sections = vec![recharges];
+            report.print(format)?;
+            Ok(outcomes.len().saturating_sub(shown))
+        } else {
+            let mut stream = Streamed::start(format, &report, "recharges", RECHARGE_COLUMNS);
+            rows.for_each(|row| stream.push(&row));
+            stream.finish(&report)?;
+            Ok(0)
+        }
+    }
+
+    /// The report's fields: what was (or would be) done, counted.
+    fn counts(
         &self,
         database: String,
         outcomes: &[Outcome],
         window: &Window<'_>,
         dry_run: bool,
     ) -> Report {
-        self::report(database, outcomes, self, window, dry_run)
+        let tally = Tally::of(outcomes);
+        let unmatched = unmatched(&self.attested, outcomes);
+        let mut report = Report::new("retry-failed");
+        report.field("database", database);
+        report.field("dry_run", dry_run);
+        report.field("since", crate::output::time(&self.terms.since));
+        report.field("include_pending", window.include_pending);
+        report.field("credited", tally.count(Action::Credited));
+        report.field("credits_granted", tally.credits(Action::Credited));
+        report.field("no_evidence", tally.count(Action::NoEvidence));
+        report.field("forgeable_evidence", tally.count(Action::ForgeableEvidence));
+        report.field("skipped_locked", tally.count(Action::SkippedLocked));
+        if let Some(verdicts) = &self.verdicts {
+            if let Some(mode) = verdicts.mode {
+                report.field("stripe_mode", mode.label());
+            }
+            report.field("not_paid_in_stripe", tally.count(Action::NotPaidInStripe));
+        }
+        report.field(
+            "unmatched_attestations",
+            Value::from(unmatched.iter().map(|pi| pi.as_str()).collect::<Vec<_>>()),
+        );
+        report
     }
 }
 
-fn report(
-    database: String,
-    outcomes: &[Outcome],
-    retry: &Retry,
-    window: &Window<'_>,
-    dry_run: bool,
-) -> Report {
-    let (terms, attested, verdicts) = (&retry.terms, &retry.attested, retry.verdicts.as_ref());
-    let mut recharges = Section::new(
-        "recharges",
-        "Failed and stuck recharges",
-        &[
-            "recharge_id",
-            "user_id",
-            "payment_intent_id",
-            "credits",
-            "action",
-            "detail",
-            "dashboard_url",
-        ],
-    );
-    for o in outcomes {
-        recharges.push(vec![
-            o.recharge_id.clone().into(),
-            o.user_id.clone().into(),
-            o.payment_intent_id.clone().into(),
-            o.credits.into(),
-            o.action.shown(dry_run).into(),
-            o.detail.clone().into(),
-            o.payment_intent_id
-                .as_deref()
-                .map_or(Value::Null, |pi| scope::dashboard_url(pi).into()),
-        ]);
-    }
-    let tally = Tally::of(outcomes);
-    let unmatched = unmatched(attested, outcomes);
-    let mut report = Report::new("retry-failed");
-    report.field("database", database);
-    report.field("dry_run", dry_run);
-    report.field("since", crate::output::time(&terms.since));
-    report.field("include_pending", window.include_pending);
-    report.field("credited", tally.count(Action::Credited));
-    report.field("credits_granted", tally.credits(Action::Credited));
-    report.field("no_evidence", tally.count(Action::NoEvidence));
-    report.field("forgeable_evidence", tally.count(Action::ForgeableEvidence));
-    report.field("skipped_locked", tally.count(Action::SkippedLocked));
-    if let Some(verdicts) = verdicts {
-        if let Some(mode) = verdicts.mode {
-            report.field("stripe_mode", mode.label());
-        }
-        report.field("not_paid_in_stripe", tally.count(Action::NotPaidInStripe));
-    }
-    report.field(
-        "unmatched_attestations",
-        Value::from(unmatched.iter().map(|pi| pi.as_str()).collect::<Vec<_>>()),
-    );
-    report.sections = vec![recharges];
-    report
+fn recharge_row(o: &Outcome, dry_run: bool) -> Vec<Value> {
+    vec![
+        o.recharge_id.clone().into(),
+        o.user_id.clone().into(),
+        o.payment_intent_id.clone().into(),
+        o.credits.into(),
+        o.action.shown(dry_run).into(),
+        o.detail.clone().into(),
+        o.payment_intent_id
+            .as_deref()
+            .map_or(Value::Null, |pi| scope::dashboard_url(pi).into()),
+    ]
 }
 
 /// On stderr before the confirmation: the counts and the first rows of the

@@ -239,6 +239,35 @@ fn retry_failed_dry_run_and_refusal_write_nothing() {
     }
     assert_eq!(db.fingerprint(), before, "--dry-run wrote something");
 
+    // People get the first --limit rows of the table and are told of the
+    // rest; scripts get every row (JSON above, CSV here).
+    let candidates = dry.json()["recharges"].as_array().unwrap().len();
+    assert!(candidates > 3, "{dry:?}");
+    let table = db.credits(&[
+        "retry-failed",
+        "--dry-run",
+        "--include-pending",
+        "--limit",
+        "3",
+    ]);
+    assert_eq!(table.code, 0, "{table:?}");
+    let rows = table.stdout.lines().filter(|l| l.starts_with("| ")).count();
+    assert_eq!(rows, 1 + 3, "a header and 3 rows: {table:?}");
+    assert!(
+        table
+            .stderr
+            .contains(&format!("{} more recharge(s) not shown", candidates - 3)),
+        "{table:?}"
+    );
+    let csv = db.credits(&[
+        "retry-failed",
+        "--dry-run",
+        "--include-pending",
+        "--output",
+        "csv",
+    ]);
+    assert_eq!(csv.stdout.lines().count(), 1 + candidates, "{csv:?}");
+
     let refused = retry(&db, &[]);
     assert_eq!(refused.code, 2, "{refused:?}");
     assert!(refused.stderr.contains("--yes"), "{refused:?}");
