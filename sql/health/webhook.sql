@@ -11,6 +11,7 @@
 --     or a checkout.session.completed whose payment_status is 'paid'),
 --     whatever its processing status: it shows that Stripe reaches the app.
 --     NULL when no success event was ever stored.
+-- Each setting is read once, in a scalar subquery, not once per event.
 -- The failed events are few: they are found first, then looked up by
 -- payment intent in a top-level anti-join (a NOT EXISTS inside the count
 -- would run once per event over every recharge).
@@ -19,9 +20,10 @@ WITH failed AS (
     FROM credits_ops.app_webhook_event e
     WHERE (e.status = 'failed'
            OR (e.status = 'received'
-               AND e.received_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval))
-      AND e.received_at >= coalesce(nullif(current_setting('credits.since', true), '')::timestamptz,
-                                    now() - interval '7 days')
+               AND e.received_at < now() - (SELECT coalesce(nullif(current_setting('credits.stuck_after', true), ''),
+                                                            '1 hour')::interval)))
+      AND e.received_at >= (SELECT coalesce(nullif(current_setting('credits.since', true), '')::timestamptz,
+                                            now() - interval '7 days'))
 ), uncredited AS (
     -- As the check WEBHOOK_EVENT_FAILED counts: a failure whose payment has
     -- been credited since is over.
