@@ -32,6 +32,7 @@ impl Affected {
             planned_credits: 0,
         };
         let mut tx = db.snapshot()?;
+        tx.execute(sql::REPAIR_AFFECTED_USERS_SETTINGS, &[])?;
         let params: [&(dyn ToSql + Sync); 2] = [&since, &reverse_duplicates];
         let mut rows = tx.query_raw(sql::REPAIR_AFFECTED_USERS, params)?;
         while let Some(row) = rows.next()? {
