@@ -157,46 +157,41 @@ fn the_view_agrees_with_the_checks() {
 fn each_check_run_alone_in_psql_finds_what_debug_finds() {
     let (db, _) = TestDb::installed_incident(2000, 200);
     let run = db.credits(&["debug", "--output", "json"]);
-    let mut from_debug: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for finding in findings(&run) {
+    type Key = (Option<String>, Option<String>, Option<String>);
+    let mut from_debug: BTreeMap<String, BTreeSet<Key>> = BTreeMap::new();
+    for f in findings(&run) {
+        let id = |key: &str| f[key].as_str().map(str::to_string);
         from_debug
-            .entry(finding["check"].as_str().unwrap().to_string())
+            .entry(f["check"].as_str().unwrap().to_string())
             .or_default()
-            .push(finding.to_string());
+            .insert((id("recharge_id"), id("user_id"), id("detail")));
     }
     let mut client = db.client();
     client
         .batch_execute("SET search_path = credits_ops, public")
         .unwrap();
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sql/checks");
     let mut checked = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_stem().unwrap().to_str().unwrap().to_uppercase();
-        let sql = std::fs::read_to_string(&path).unwrap();
+    for check in credits::checks::catalogue().unwrap() {
+        let name = &check.name;
         // `-- requires: relation = ...`: debug skips the check without it.
-        let absent = sql
-            .lines()
-            .filter_map(|line| line.strip_prefix("-- requires: "))
-            .map(|required| required.split(" = ").next().unwrap().trim())
-            .any(|relation| {
-                let found: Option<String> = client
-                    .query_one("SELECT to_regclass($1)::text", &[&relation])
-                    .unwrap()
-                    .get(0);
-                found.is_none()
-            });
+        let absent = check.requires.iter().any(|required| {
+            let relation = required.split(" = ").next().unwrap().trim();
+            let found: Option<String> = client
+                .query_one("SELECT to_regclass($1)::text", &[&relation])
+                .unwrap()
+                .get(0);
+            found.is_none()
+        });
         if absent {
             assert!(
-                !from_debug.contains_key(&name),
+                !from_debug.contains_key(name),
                 "{name} ran without its relation"
             );
             continue;
         }
         let rows = client
-            .query(sql.trim().trim_end_matches(';'), &[])
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        type Key = (Option<String>, Option<String>, Option<String>);
+            .query(check.sql.trim().trim_end_matches(';'), &[])
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         let alone: BTreeSet<Key> = rows
             .iter()
             .map(|row| {
@@ -207,16 +202,7 @@ fn each_check_run_alone_in_psql_finds_what_debug_finds() {
                 )
             })
             .collect();
-        let in_debug: BTreeSet<Key> = from_debug
-            .get(&name)
-            .into_iter()
-            .flatten()
-            .map(|f| {
-                let f: Value = serde_json::from_str(f).unwrap();
-                let id = |key: &str| f[key].as_str().map(str::to_string);
-                (id("recharge_id"), id("user_id"), id("detail"))
-            })
-            .collect();
+        let in_debug = from_debug.get(name).cloned().unwrap_or_default();
         assert_eq!(alone.len(), rows.len(), "{name}: one row per finding");
         assert_eq!(alone, in_debug, "{name}: alone in psql vs in debug");
         checked += usize::from(!alone.is_empty());
