@@ -13,6 +13,7 @@ use postgres::Transaction;
 use postgres::fallible_iterator::FallibleIterator;
 use serde_json::Value;
 
+use crate::kept::Facts;
 use crate::output::Section;
 use crate::scope::{self, relation_exists};
 use crate::sql;
@@ -127,8 +128,9 @@ pub fn catalogue() -> Result<Vec<Check>> {
 }
 
 /// Runs every check in `tx`, whose scope settings are already applied, as
-/// one statement: the facts of V013 computed once (sql/debug/facts.sql),
-/// then each check a branch of a UNION ALL reading them. Each finding is
+/// one statement: the facts read once (V019's kept facts, or V013's computed
+/// from the tables: see `kept::Facts`), then each check a branch of a UNION
+/// ALL reading them. Each finding is
 /// handed to `each` as its row arrives, never collected here: at a million
 /// recharges there are a hundred thousand, and `health` only counts them.
 /// With `one_subject` (the run is about one user or payment), the checks
@@ -136,6 +138,7 @@ pub fn catalogue() -> Result<Vec<Check>> {
 /// not about that user.
 pub fn run_all(
     tx: &mut Transaction<'_>,
+    facts: &Facts,
     one_subject: bool,
     mut each: impl FnMut(Finding),
 ) -> Result<Vec<Outcome>> {
@@ -171,12 +174,15 @@ pub fn run_all(
     if branches.is_empty() {
         return Ok(outcomes);
     }
-    let statement = format!("{}{}", sql::DEBUG_FACTS, branches.join("\nUNION ALL\n"));
-    let context = "running the checks of sql/checks/ over the facts of sql/debug/facts.sql";
+    let statement = format!("{}{}", facts.head(), branches.join("\nUNION ALL\n"));
+    let context = format!(
+        "running the checks of sql/checks/ over the {} facts",
+        facts.describe()
+    );
     let mut rows = tx
         .query_raw(statement.as_str(), std::iter::empty::<&str>())
-        .context(context)?;
-    while let Some(row) = rows.next().context(context)? {
+        .with_context(|| context.clone())?;
+    while let Some(row) = rows.next().with_context(|| context.clone())? {
         let check: String = row.get("check_name");
         let outcome = outcomes
             .iter_mut()

@@ -393,10 +393,23 @@ pub struct ScopeArgs {
     pub payment_intent: Option<String>,
 }
 
+/// Where a diagnosis reads its facts from.
+#[derive(Debug, Args)]
+pub struct FactsArgs {
+    /// Read the app's tables whole instead of the facts credits keeps as the app
+    /// writes (slower: as long as a full scan of the ledger; compare the two to
+    /// check the kept facts).
+    #[arg(long)]
+    pub rescan: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct DebugArgs {
     #[command(flatten)]
     pub scope: ScopeArgs,
+
+    #[command(flatten)]
+    pub facts: FactsArgs,
 
     /// Rows shown per check in the details table (JSON and CSV always carry every row).
     #[arg(long, default_value_t = 10)]
@@ -636,6 +649,9 @@ pub struct HealthArgs {
     /// A pending recharge older than this is stuck (e.g. 1h, 30min).
     #[arg(long, default_value = "1h")]
     pub stuck_after: String,
+
+    #[command(flatten)]
+    pub facts: FactsArgs,
 
     /// WARNING when the metric KEY is at least N (repeatable; N=off disables).
     #[arg(long, value_name = "KEY=N")]

@@ -16,6 +16,7 @@ use crate::checks::{self, Outcome, Severity};
 use crate::cli::{Format, GlobalOpts, HealthArgs};
 use crate::contract::{self, Need};
 use crate::exit::{Code, fail};
+use crate::kept;
 use crate::output::{Report, say};
 use crate::scope::{self, Scope};
 use crate::sql;
@@ -148,6 +149,7 @@ pub struct Settings {
     scope: Scope,
     overrides: BTreeMap<String, Override>,
     stripe_key_file: Option<std::path::PathBuf>,
+    rescan: bool,
 }
 
 /// Runs the health check and prints the result; never returns an error for
@@ -201,6 +203,7 @@ pub fn read_settings(args: &HealthArgs, format: Format) -> Result<Settings> {
         },
         overrides,
         stripe_key_file: args.stripe_key_file.clone(),
+        rescan: args.facts.rescan,
     })
 }
 
@@ -286,10 +289,14 @@ fn limits(key: &str, severity: Option<Severity>, overrides: &BTreeMap<String, Ov
 pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
     let mut db = contract::open(global, Need::Reads)?;
     let database = db.target.to_string();
+    if !settings.rescan {
+        kept::refresh(&mut db, kept::REFRESH_BUDGET);
+    }
     let mut tx = db.snapshot()?;
     settings.scope.apply(&mut tx)?;
+    let facts = kept::source(&mut tx, settings.rescan)?;
     // Counted, not kept.
-    let outcomes = checks::run_all(&mut tx, false, |_| {})?;
+    let outcomes = checks::run_all(&mut tx, &facts, false, |_| {})?;
     let oldest_stuck: i64 = tx
         .query_one(sql::HEALTH_METRICS, &[])
         .context("running sql/health/metrics.sql")?

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod exit;
 pub mod health;
 pub mod interrupt;
+pub mod kept;
 pub mod migrations;
 pub mod output;
 pub mod packages;

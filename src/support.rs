@@ -12,6 +12,7 @@ use serde_json::Value;
 use crate::audit_log;
 use crate::checks;
 use crate::db::Db;
+use crate::kept;
 use crate::output::{Report, Section};
 use crate::scope::{self, Scope};
 use crate::sql;
@@ -106,7 +107,8 @@ pub fn page(db: &mut Db, subject: &str, stuck_after: Duration) -> Result<(Report
             "fix",
         ],
     );
-    checks::run_all(&mut tx, true, |finding| {
+    let facts = kept::source(&mut tx, false)?;
+    checks::run_all(&mut tx, &facts, true, |finding| {
         if finding.user_id.as_deref() == Some(user_id.as_str()) {
             findings.push(vec![
                 finding.check.into(),

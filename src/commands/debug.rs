@@ -9,16 +9,22 @@ use crate::checks::{self, FINDING_COLUMNS};
 use crate::cli::{DebugArgs, Format};
 use crate::db::Db;
 use crate::exit::Code;
+use crate::kept;
 use crate::output::{Report, Section, Streamed, note};
 use crate::scope::Scope;
 
 pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     let target = db.target.to_string();
+    if !args.facts.rescan {
+        kept::refresh(db, kept::REFRESH_BUDGET);
+    }
     let mut tx = db.snapshot()?;
     let scope = Scope::resolve(&mut tx, &args.scope)?;
     scope.apply(&mut tx)?;
+    let facts = kept::source(&mut tx, args.facts.rescan)?;
     let mut report = Report::new("debug");
     report.field("database", target);
+    report.field("facts", facts.describe());
     report.field("since", crate::output::time(&scope.since));
     report.field("stuck_after_seconds", scope.stuck_after.as_secs());
     report.field("user_id", scope.user_id.clone());
@@ -32,6 +38,7 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     let mut shown: HashMap<String, usize> = HashMap::new();
     let outcomes = checks::run_all(
         &mut tx,
+        &facts,
         scope.user_id.is_some() || scope.payment_intent.is_some(),
         |finding| match &mut stream {
             Some(stream) => stream.push(&finding.row()),

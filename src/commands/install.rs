@@ -12,7 +12,9 @@ pub fn run(db: &mut Db, args: &InstallArgs, format: Format) -> Result<Code> {
     let mut install = Install::read(db, args.write.dry_run)?;
     install.rebuild_adapter(db, &args.write)?;
     let failed = install.rehearse(db)?;
-    if !args.write.dry_run {
+    if args.write.dry_run {
+        install.tell_kept_facts(db)?;
+    } else {
         install.apply(db, &args.write)?;
     }
     install.report(db.target.to_string()).print(format)?;

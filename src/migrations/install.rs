@@ -10,6 +10,7 @@ use crate::cli::WriteOpts;
 use crate::confirm::confirm;
 use crate::db::Db;
 use crate::exit::{Code, fail};
+use crate::kept;
 use crate::output::{Report, Section, note};
 use crate::profile::{self, Profile};
 
@@ -52,6 +53,8 @@ pub struct Install {
     blocked: Vec<(usize, Vec<String>)>,
     /// Pending, not blocked: to apply (indexes into `migrations`).
     applicable: Vec<usize>,
+    /// The kept facts built by this run.
+    kept_built: Option<kept::Built>,
 }
 
 impl Install {
@@ -97,6 +100,7 @@ impl Install {
             steps: Vec::new(),
             blocked: Vec::new(),
             applicable: Vec::new(),
+            kept_built: None,
         };
         // A migration whose precondition finds obstacles is left pending,
         // and listed; the others go ahead (a blocked one must be optional).
@@ -231,8 +235,10 @@ impl Install {
 
     /// Applies the pending migrations in order, after the confirmation;
     /// each with its history row, under the install lock.
+    /// Then builds the kept facts (V019) when they are not usable.
     pub fn apply(&mut self, db: &mut Db, write: &WriteOpts) -> Result<()> {
-        if self.applicable.is_empty() {
+        let build = self.kept_facts_to_build(db)?;
+        if self.applicable.is_empty() && build.is_none() {
             return Ok(());
         }
         note("Plan:");
@@ -245,11 +251,71 @@ impl Install {
             };
             note(format!("  apply {m}{mode}"));
         }
-        confirm(
-            write,
-            &db.target,
-            &format!("apply {} migration(s)", self.applicable.len()),
-        )?;
+        if let Some(why) = &build {
+            note(format!("  build the kept facts ({why})"));
+        }
+        let mut what = vec![];
+        if !self.applicable.is_empty() {
+            what.push(format!("apply {} migration(s)", self.applicable.len()));
+        }
+        if build.is_some() {
+            what.push("build the kept facts".to_string());
+        }
+        confirm(write, &db.target, &what.join(", then "))?;
+        self.apply_migrations(db, write)?;
+        if build.is_some() && self.kept_facts_to_build(db)?.is_some() {
+            let built = kept::build(db)?;
+            note(format!(
+                "kept facts built in {:.1} s: {} recharge(s) and {} user(s) that are not plainly settled",
+                built.seconds, built.recharges, built.users
+            ));
+            self.kept_built = Some(built);
+        }
+        Ok(())
+    }
+
+    /// In a dry run: whether the kept facts would be built, and why.
+    pub fn tell_kept_facts(&self, db: &mut Db) -> Result<()> {
+        if let Some(why) = self.kept_facts_to_build(db)? {
+            note(format!(
+                "dry run: the kept facts would be built ({why}); it reads every recharge and \
+                 ledger row once, locking none"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Why the kept facts must be built: V019 is about to be applied, or
+    /// they are not built, or were invalidated. None when they are usable
+    /// or V019 is left pending.
+    fn kept_facts_to_build(&self, db: &mut Db) -> Result<Option<String>> {
+        let Some(kept) = self
+            .migrations
+            .iter()
+            .position(|m| m.name == kept::MIGRATION)
+        else {
+            return Ok(None);
+        };
+        let version = self.migrations[kept].version;
+        if self.applied.iter().any(|a| a.version == version) || self.steps_applied(kept) {
+            return kept::needs_build(db);
+        }
+        Ok(self
+            .applicable
+            .contains(&kept)
+            .then(|| "they are new in this version".to_string()))
+    }
+
+    fn steps_applied(&self, i: usize) -> bool {
+        self.steps.iter().any(|(j, step)| {
+            *j == i && matches!(step, Step::Applied(_) | Step::AppliedConcurrently)
+        })
+    }
+
+    fn apply_migrations(&mut self, db: &mut Db, write: &WriteOpts) -> Result<()> {
+        if self.applicable.is_empty() {
+            return Ok(());
+        }
         super::create_history(db)?;
         for (done, &i) in self.applicable.clone().iter().enumerate() {
             let m = &self.migrations[i];
@@ -316,6 +382,11 @@ impl Install {
         let mut report = Report::new("install");
         report.field("database", database);
         report.field("dry_run", self.dry_run);
+        if let Some(built) = &self.kept_built {
+            report.field("kept_facts_build_seconds", built.seconds);
+            report.field("kept_facts_recharges", built.recharges);
+            report.field("kept_facts_users", built.users);
+        }
         report.sections.push(section);
         report
     }

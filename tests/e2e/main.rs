@@ -12,6 +12,7 @@ mod fake_stripe;
 mod harness;
 mod health;
 mod install;
+mod kept_facts;
 mod log;
 mod packages;
 mod pooler;

@@ -1,0 +1,146 @@
+//! The diagnosis facts credits keeps as the app writes (V019): whether they
+//! can stand in for the tables, folding the app's recent changes into them,
+//! and building them at install.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+use postgres::Transaction;
+
+use crate::db::Db;
+use crate::output::note;
+use crate::sql;
+
+/// The name of the migration that keeps them.
+pub const MIGRATION: &str = "kept_facts";
+
+/// Where a diagnosis reads its facts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Facts {
+    /// V019's kept facts, built at this time.
+    Kept { built_at: DateTime<Utc> },
+    /// The tables, read whole; says why.
+    Tables { why: String },
+}
+
+impl Facts {
+    /// The head of the checks' statement (see `checks::run_all`).
+    pub fn head(&self) -> &'static str {
+        match self {
+            Facts::Kept { .. } => sql::KEPT_FACTS,
+            Facts::Tables { .. } => sql::DEBUG_FACTS,
+        }
+    }
+
+    /// For reports: `kept (built 2026-12-01T05:08:48Z)` or `tables (why)`.
+    pub fn describe(&self) -> String {
+        match self {
+            Facts::Kept { built_at } => format!("kept (built {})", crate::output::time(built_at)),
+            Facts::Tables { why } => format!("tables ({why})"),
+        }
+    }
+}
+
+/// Why the kept facts cannot be read, or None when they can.
+struct State {
+    built_at: Option<DateTime<Utc>>,
+    unusable: Option<String>,
+}
+
+fn state(tx: &mut Transaction<'_>) -> Result<State> {
+    let row = tx
+        .query_one(sql::KEPT_STATE, &[])
+        .context("running sql/kept/state.sql")?;
+    let built_at: Option<DateTime<Utc>> = row.get("built_at");
+    let invalidated: Option<String> = row.get("invalidated_why");
+    let not_firing: Option<String> = row.get("triggers_not_firing");
+    let unusable = match (built_at, invalidated, not_firing) {
+        (None, _, _) => Some("the kept facts are not built yet: run `credits install`".to_string()),
+        (_, Some(why), _) => Some(format!(
+            "the kept facts were invalidated ({why}): `credits install` builds them again"
+        )),
+        (_, _, Some(triggers)) => Some(format!(
+            "the kept facts cannot be trusted: trigger(s) missing or not set to fire always: {triggers}; \
+             `credits install` makes them again"
+        )),
+        _ => None,
+    };
+    Ok(State { built_at, unusable })
+}
+
+/// Which facts a diagnosis reads in `tx`: the kept ones, unless `rescan`
+/// asks for the tables or the kept ones cannot be trusted.
+pub fn source(tx: &mut Transaction<'_>, rescan: bool) -> Result<Facts> {
+    if rescan {
+        return Ok(Facts::Tables {
+            why: "--rescan".to_string(),
+        });
+    }
+    Ok(match state(tx)? {
+        State {
+            built_at: Some(built_at),
+            unusable: None,
+        } => Facts::Kept { built_at },
+        State { unusable, .. } => {
+            let why = unusable.unwrap_or_default();
+            note(format!("reading the tables whole: {why}"));
+            Facts::Tables { why }
+        }
+    })
+}
+
+/// How long a diagnosis spends folding marks before its snapshot; what is
+/// left is computed afresh by its read.
+pub const REFRESH_BUDGET: Duration = Duration::from_secs(2);
+
+/// Marks folded per statement: one statement stays well under a second.
+const REFRESH_CHUNK: i32 = 20_000;
+
+/// Folds the app's recent changes into the kept facts before a diagnosis
+/// takes its snapshot, chunk by chunk for at most `budget`. Best effort: a
+/// diagnosis reads the same facts whether or not this ran (the marks left
+/// are computed afresh by the read), so a failure (a read-only role, a
+/// replica) only leaves the work to the next run.
+pub fn refresh(db: &mut Db, budget: Duration) {
+    let started = Instant::now();
+    while started.elapsed() < budget {
+        match db.client().query_one(sql::KEPT_REFRESH, &[&REFRESH_CHUNK]) {
+            Ok(row) if row.get::<_, i64>("folded") >= i64::from(REFRESH_CHUNK) => continue,
+            _ => break,
+        }
+    }
+}
+
+/// What `credits install` did to the kept facts.
+pub struct Built {
+    pub seconds: f64,
+    pub recharges: i64,
+    pub users: i64,
+}
+
+/// Why the kept facts need building now, or None when they are usable.
+pub fn needs_build(db: &mut Db) -> Result<Option<String>> {
+    let mut tx = db.read_only()?;
+    let state = state(&mut tx)?;
+    tx.commit()?;
+    Ok(state.unusable)
+}
+
+/// Makes the marking triggers anew, then builds the kept facts from the
+/// tables, each in a statement of its own (the build reads every row once
+/// and locks no app row).
+pub fn build(db: &mut Db) -> Result<Built> {
+    db.client()
+        .batch_execute(sql::KEPT_TRIGGERS)
+        .context("making the kept facts' triggers (sql/kept/triggers.sql)")?;
+    let row = db
+        .client()
+        .query_one(sql::KEPT_BUILD, &[])
+        .context("building the kept facts (sql/kept/build.sql)")?;
+    Ok(Built {
+        seconds: row.get("seconds"),
+        recharges: row.get("recharges_kept"),
+        users: row.get("users_kept"),
+    })
+}
