@@ -298,7 +298,10 @@ pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
     // Counted, not kept.
     let outcomes = checks::run_all(&mut tx, &facts, false, |_| {})?;
     let oldest_stuck: i64 = tx
-        .query_one(sql::HEALTH_METRICS, &[])
+        .query_one(
+            format!("{}{}", facts.head(), sql::HEALTH_METRICS).as_str(),
+            &[],
+        )
         .context("running sql/health/metrics.sql")?
         .get("oldest_stuck_pending_seconds");
     let webhook = if scope::relation_exists(&mut tx, WEBHOOK_TABLE)? {
