@@ -455,6 +455,9 @@ pub struct BulkFixArgs {
     pub reverse_duplicates: bool,
 
     #[command(flatten)]
+    pub facts: FactsArgs,
+
+    #[command(flatten)]
     pub stripe: StripeEvidence,
 
     #[command(flatten)]

@@ -33,6 +33,16 @@ impl Facts {
         }
     }
 
+    /// `query` (a file naming recharge_facts and user_facts, as V013's
+    /// views are named in psql) reading these facts.
+    pub fn over(&self, query: &str) -> String {
+        format!(
+            "{}SELECT * FROM ({}) AS over_facts",
+            self.head(),
+            query.trim().trim_end_matches(';')
+        )
+    }
+
     /// For reports: `kept (built 2026-12-01T05:08:48Z)` or `tables (why)`.
     pub fn describe(&self) -> String {
         match self {

@@ -1,36 +1,33 @@
--- The users `credits bulk-fix` repairs: those with a recharge created since
--- $1 that fix-user would change (completed without its transaction,
--- credited but pending/failed, and with $2 a duplicate to reverse), and
--- every user whose cached balance differs from the ledger or is missing.
+-- The users `credits bulk-fix` repairs, read after a facts head as the
+-- checks are (sql/kept/facts.sql, or sql/debug/facts.sql when the kept
+-- facts cannot be used: `kept::Facts::over`), in a snapshot whose scope settings hold the
+-- window (credits.since): those with a recharge in the window that
+-- fix-user would change (completed without its transaction, credited but
+-- pending or failed, and with $1 a duplicate to reverse), and every user
+-- whose cached balance differs from the ledger or is missing. None of these
+-- recharges is plainly credited and none of these users balanced, so the
+-- heads' facts hold them all.
 -- credits: what crediting their completed recharges grants (for --max-credits).
+-- In psql, against V013's views:
+--   SET search_path = credits_ops, public; SET credits.since = '2026-11-24';
 WITH missing AS (
     SELECT r.user_id, sum(r.amount)::bigint AS credits
-    FROM credits_ops.app_recharge r
-    WHERE r.created_at >= $1 AND r.status = 'completed'
-      AND NOT EXISTS (SELECT FROM credits_ops.app_transaction t
-                      WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
+    FROM recharge_facts r
+    WHERE r.status = 'completed' AND r.credits_n = 0
     GROUP BY r.user_id
 ), credited_open AS (
     SELECT r.user_id
-    FROM credits_ops.app_recharge r
-    WHERE r.created_at >= $1 AND r.status IN ('pending', 'failed')
-      AND EXISTS (SELECT FROM credits_ops.app_transaction t
-                  WHERE t.related_recharge_id = r.id AND t.type = 'recharge')
+    FROM recharge_facts r
+    WHERE r.status IN ('pending', 'failed') AND r.credits_n > 0
 ), duplicated AS (
     SELECT r.user_id
-    FROM credits_ops.app_recharge r
-    JOIN credits_ops.app_transaction t ON t.related_recharge_id = r.id
-    WHERE $2 AND r.created_at >= $1 AND t.type IN ('recharge', 'adjustment')
-    GROUP BY r.id, r.user_id, r.amount
-    HAVING count(*) FILTER (WHERE t.type = 'recharge') > 1 AND sum(t.amount) > r.amount
-), ledger AS (
-    SELECT t.user_id, sum(t.amount) AS total FROM credits_ops.app_transaction t GROUP BY t.user_id
+    FROM recharge_facts r
+    WHERE $1 AND r.credits_n > 1 AND r.credited + r.adjusted > r.amount
 ), drifted AS (
-    SELECT coalesce(l.user_id, b.user_id) AS user_id
-    FROM ledger l
-    FULL JOIN credits_ops.app_balance b ON b.user_id = l.user_id
-    WHERE b.balance IS DISTINCT FROM coalesce(l.total, 0)
-      AND NOT (l.user_id IS NULL AND b.balance = 0)
+    SELECT u.user_id
+    FROM user_facts u
+    WHERE u.balance IS DISTINCT FROM u.ledger_sum
+      AND NOT (u.ledger_n = 0 AND u.balance = 0)
 )
 SELECT u.user_id, coalesce(m.credits, 0)::bigint AS credits
 FROM (SELECT user_id FROM missing
@@ -38,4 +35,5 @@ FROM (SELECT user_id FROM missing
       UNION SELECT user_id FROM duplicated
       UNION SELECT user_id FROM drifted) u
 LEFT JOIN missing m ON m.user_id = u.user_id
+WHERE u.user_id IS NOT NULL
 ORDER BY u.user_id;

@@ -14,7 +14,13 @@ use crate::repair::bulk::{self, Affected, Terms};
 
 pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     db.profile()?.require_reversible(args.reverse_duplicates)?;
-    let affected = Affected::read(db, args.since.at, args.reverse_duplicates)?;
+    let affected = Affected::read(
+        db,
+        args.since.at,
+        args.reverse_duplicates,
+        !args.write.dry_run && !args.facts.rescan,
+        args.facts.rescan,
+    )?;
     let planned = affected.planned_credits;
     note(format!(
         "{} affected user(s) since {}; crediting their completed recharges grants {planned} credits",

@@ -2,14 +2,16 @@
 //! of what their repair would credit (where asked), the fix-user repair in
 //! time-sized batches that skip rows someone else holds, and the report.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 
 use crate::cli::StripeEvidence;
 use crate::db::Db;
+use crate::kept::{self, Facts};
 use crate::output::{Report, Section, note};
+use crate::scope::Scope;
 use crate::sql;
 
 use super::{Action, Audit, Tally, batches, fix_users, stripe};
@@ -24,17 +26,44 @@ pub struct Affected {
 impl Affected {
     /// Read row by row: at 10M recharges there are 430,000 users, and the
     /// whole result held as rows next to their ids was most of bulk-fix's
-    /// memory.
-    pub fn read(db: &mut Db, since: DateTime<Utc>, reverse_duplicates: bool) -> Result<Affected> {
+    /// memory. From the kept facts unless `rescan` or they cannot be used,
+    /// folding the app's pending changes into them first unless `fold` is
+    /// false (a dry run writes nothing, not even there; the read gives the
+    /// same users).
+    pub fn read(
+        db: &mut Db,
+        since: DateTime<Utc>,
+        reverse_duplicates: bool,
+        fold: bool,
+        rescan: bool,
+    ) -> Result<Affected> {
         let mut affected = Affected {
             since,
             users: Vec::new(),
             planned_credits: 0,
         };
+        if fold {
+            kept::refresh(db, kept::REFRESH_BUDGET);
+        }
         let mut tx = db.snapshot()?;
-        tx.execute(sql::REPAIR_AFFECTED_USERS_SETTINGS, &[])?;
-        let params: [&(dyn ToSql + Sync); 2] = [&since, &reverse_duplicates];
-        let mut rows = tx.query_raw(sql::REPAIR_AFFECTED_USERS, params)?;
+        // The window in the scope settings the facts read; the rest unused.
+        Scope {
+            since,
+            since_arg: since.to_rfc3339(),
+            stuck_after: std::time::Duration::from_secs(3600),
+            user_id: None,
+            payment_intent: None,
+        }
+        .apply(&mut tx)?;
+        let facts = kept::source(&mut tx, rescan)?;
+        if let Facts::Tables { .. } = facts {
+            tx.execute(sql::REPAIR_AFFECTED_USERS_SETTINGS, &[])?;
+        }
+        let statement = facts.over(sql::REPAIR_AFFECTED_USERS);
+        let params: [&(dyn ToSql + Sync); 1] = [&reverse_duplicates];
+        let mut rows = tx
+            .query_raw(statement.as_str(), params)
+            .context("reading the affected users (sql/repair/affected_users.sql)")?;
         while let Some(row) = rows.next()? {
             affected.users.push(row.get("user_id"));
             affected.planned_credits += row.get::<_, i64>("credits");

@@ -207,6 +207,15 @@ impl TestDb {
         }
     }
 
+    /// Folds the marks of writes into the kept facts (V019), as the next
+    /// debug, health or bulk-fix would: before a fingerprint that a rerun
+    /// must leave unchanged, so only what the rerun itself writes counts.
+    pub fn fold_kept_facts(&self) {
+        self.client()
+            .batch_execute("SELECT credits_ops.refresh_kept_facts(1000000)")
+            .unwrap();
+    }
+
     /// A fingerprint of everything in the database: every relation's name
     /// and contents, every schema, function and index. Equal fingerprints
     /// mean nothing was written.

@@ -107,6 +107,29 @@ fn kept_facts_follow_every_write(
     let (r, u, _, _, marks) = compare(&mut client);
     assert_eq!((r, u, marks), (0, 0, 0), "{shape}: after the refresh");
 
+    // bulk-fix plans from the same facts: the same users, the same credits
+    let plan = |rescan: bool| {
+        let mut args = vec![
+            "bulk-fix",
+            "--dry-run",
+            "--since",
+            "3650d",
+            "--output",
+            "json",
+        ];
+        if rescan {
+            args.push("--rescan");
+        }
+        let run = credits(&args);
+        assert_eq!(run.code, 0, "{run:?}");
+        let json = run.json();
+        (
+            json["affected_users"].clone(),
+            json["planned_credits"].clone(),
+            json["summary"].clone(),
+        )
+    };
+    assert_eq!(plan(false), plan(true), "{shape}: bulk-fix's plan");
     let fixed = credits(&["bulk-fix", "--yes", "--since", "3650d", "--reason", "T-1"]);
     assert_eq!(fixed.code, 0, "{fixed:?}");
     let (r, u, _, _, marks) = compare(&mut client);
