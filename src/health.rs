@@ -28,6 +28,8 @@ const SUCCESS_EVENT_AGE: &str = "success_event_age";
 /// Measured only with a Stripe key (see `stripe::undelivered_for_health`).
 const STRIPE_UNDELIVERED: &str = "stripe_undelivered_events";
 const WEBHOOK_TABLE: &str = "credits_ops.app_webhook_event";
+/// The check whose findings `webhook_failed` counts.
+const WEBHOOK_EVENT_FAILED_CHECK: &str = "WEBHOOK_EVENT_FAILED";
 
 /// A Nagios service state; the order is the severity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -298,22 +300,25 @@ pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
     // Counted, not kept.
     let outcomes = checks::run_all(&mut tx, &facts, false, |_| {})?;
     let oldest_stuck: i64 = tx
-        .query_one(
-            format!("{}{}", facts.head(), sql::HEALTH_METRICS).as_str(),
-            &[],
-        )
+        .query_one(facts.over(sql::HEALTH_METRICS).as_str(), &[])
         .context("running sql/health/metrics.sql")?
         .get("oldest_stuck_pending_seconds");
-    let webhook = if scope::relation_exists(&mut tx, WEBHOOK_TABLE)? {
-        let row = tx
-            .query_one(sql::HEALTH_WEBHOOK, &[])
-            .context("running sql/health/webhook.sql")?;
-        Some((
-            row.get::<_, i64>("failed_events"),
-            row.get::<_, Option<i64>>("seconds_since_last_success"),
-        ))
-    } else {
-        None
+    // The failed events are the check's findings, counted once.
+    let failed_events = outcomes
+        .iter()
+        .find(|o| o.check.name == WEBHOOK_EVENT_FAILED_CHECK)
+        .and_then(|o| o.found);
+    let webhook = match failed_events {
+        Some(failed) if scope::relation_exists(&mut tx, WEBHOOK_TABLE)? => {
+            let row = tx
+                .query_one(sql::HEALTH_WEBHOOK, &[])
+                .context("running sql/health/webhook.sql")?;
+            Some((
+                failed as i64,
+                row.get::<_, Option<i64>>("seconds_since_last_success"),
+            ))
+        }
+        _ => None,
     };
     tx.commit()?;
 
@@ -528,7 +533,7 @@ pub fn prometheus(health: &Health, state: State) -> String {
     );
     family(
         "credits_webhook_events_failed",
-        "Stripe webhook events with status failed received in the --since window; absent without public.stripe_webhook_event.",
+        "Stripe webhook events received in the --since window that failed or were never processed, whose payment is not credited (the check WEBHOOK_EVENT_FAILED); absent without public.stripe_webhook_event.",
         &gauge(WEBHOOK_FAILED),
     );
     family(

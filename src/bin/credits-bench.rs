@@ -286,12 +286,24 @@ fn run(args: Args) -> Result<()> {
         rows.push(row);
     }
 
-    // (d) the credits commands, on one copy in the order of an incident.
+    // (d) the credits commands, on one copy in the order of an incident;
+    // first the install, which builds the kept facts (V019) from the tables.
     fresh_copy(&mut admin)?;
-    credits_install(&credits_bin, &copy_url, args.command_timeout)?;
+    eprintln!("(d) credits install --yes");
+    let install = credits_install(&credits_bin, &copy_url, args.command_timeout)?;
+    let mut row = Row::new("(d)", "credits install --yes", install.seconds);
+    row.rss_kb = install.rss_kb;
+    row.longest_xact_ms = install.longest_xact_ms;
+    row.lock_hold_ms = install.lock_hold_ms;
+    row.note = "every migration, the indexes built CONCURRENTLY, then the kept facts built".into();
+    rows.push(row);
     let mut db = connect(&copy_url)?;
     for (what, command) in [
         ("credits debug", &["debug", "--output", "json"][..]),
+        (
+            "credits debug --rescan",
+            &["debug", "--output", "json", "--rescan"][..],
+        ),
         ("credits health", &["health", "--output", "json"][..]),
         ("credits bulk-fix --yes", &["bulk-fix", "--yes"][..]),
         ("credits retry-failed --yes", &["retry-failed", "--yes"][..]),
@@ -736,8 +748,9 @@ fn render(
     out
 }
 
-const HEALTH_WHY: &str = "health counts every check's findings over the window on one snapshot; \
-     the balance-drift check aggregates the whole ledger";
+const HEALTH_WHY: &str = "health counts every check's findings over the window on one snapshot, \
+     from the kept facts: every exceptional recharge of the incident (7.8% of them here), with \
+     the evidence of each failed and pending one, and every failed webhook event";
 
 fn targets(
     rows: &[Row],

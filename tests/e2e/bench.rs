@@ -44,8 +44,9 @@ fn bench_runs_every_case_at_ci_size() {
     // The table printed on stdout is the file's.
     assert_eq!(String::from_utf8_lossy(&run.stdout), results);
 
-    // (a) and (b): the view summary and the repair; (c) the bound; (d) four commands.
-    for (case, expected) in [("(a)", 2), ("(b)", 2), ("(c)", 1), ("(d)", 4)] {
+    // (a) and (b): the view summary and the repair; (c) the bound; (d) the
+    // install and five commands.
+    for (case, expected) in [("(a)", 2), ("(b)", 2), ("(c)", 1), ("(d)", 6)] {
         let times = wall_times(&results, case);
         assert_eq!(times.len(), expected, "rows of {case} in:\n{results}");
         assert!(
@@ -54,7 +55,9 @@ fn bench_runs_every_case_at_ci_size() {
         );
     }
     for command in [
+        "credits install --yes",
         "credits debug",
+        "credits debug --rescan",
         "credits health",
         "credits bulk-fix --yes",
         "credits retry-failed --yes",
