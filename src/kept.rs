@@ -25,12 +25,14 @@ pub enum Facts {
 }
 
 impl Facts {
-    /// The head of the checks' statement (see `checks::run_all`).
-    pub fn head(&self) -> &'static str {
-        match self {
+    /// The head of the checks' statement (see `checks::run_all`): the
+    /// facts, then the evidence of the open recharges among them.
+    pub fn head(&self) -> String {
+        let facts = match self {
             Facts::Kept { .. } => sql::KEPT_FACTS,
             Facts::Tables { .. } => sql::DEBUG_FACTS,
-        }
+        };
+        format!("{facts}{}", sql::DEBUG_EVIDENCE)
     }
 
     /// `query` (a file naming recharge_facts and user_facts, as V013's
