@@ -117,11 +117,22 @@ const REFRESH_CHUNK: i32 = 20_000;
 pub fn refresh(db: &mut Db, budget: Duration) {
     let started = Instant::now();
     while started.elapsed() < budget {
-        match db.client().query_one(sql::KEPT_REFRESH, &[&REFRESH_CHUNK]) {
-            Ok(row) if row.get::<_, i64>("folded") >= i64::from(REFRESH_CHUNK) => continue,
+        match refresh_chunk(db) {
+            Ok(folded) if folded >= i64::from(REFRESH_CHUNK) => continue,
             _ => break,
         }
     }
+}
+
+/// One chunk, in a READ COMMITTED transaction of its own with the session
+/// guards (a pooler in transaction mode keeps its statements together).
+fn refresh_chunk(db: &mut Db) -> Result<i64> {
+    let mut tx = db.transaction()?;
+    let folded = tx
+        .query_one(sql::KEPT_REFRESH, &[&REFRESH_CHUNK])?
+        .get("folded");
+    tx.commit()?;
+    Ok(folded)
 }
 
 /// What `credits install` did to the kept facts.
@@ -139,17 +150,24 @@ pub fn needs_build(db: &mut Db) -> Result<Option<String>> {
     Ok(state.unusable)
 }
 
-/// Makes the marking triggers anew, then builds the kept facts from the
-/// tables, each in a statement of its own (the build reads every row once
-/// and locks no app row).
+/// Makes the marking triggers anew (with the lock timeout: it waits for
+/// the app's writers), then builds the kept facts from the tables, in a
+/// transaction of its own without the statement timeout, as an index is
+/// built: it reads every row once and locks no app row.
 pub fn build(db: &mut Db) -> Result<Built> {
-    db.client()
-        .batch_execute(sql::KEPT_TRIGGERS)
+    let mut tx = db.transaction()?;
+    tx.batch_execute(sql::KEPT_TRIGGERS)
         .context("making the kept facts' triggers (sql/kept/triggers.sql)")?;
-    let row = db
+    tx.commit()?;
+    let mut tx = db
         .client()
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::ReadCommitted)
+        .start()?;
+    let row = tx
         .query_one(sql::KEPT_BUILD, &[])
         .context("building the kept facts (sql/kept/build.sql)")?;
+    tx.commit()?;
     Ok(Built {
         seconds: row.get("seconds"),
         recharges: row.get("recharges_kept"),
