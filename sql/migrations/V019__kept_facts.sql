@@ -31,14 +31,20 @@
 -- it reads every row once (as long as one `credits debug` used to). Until
 -- it is built, or after it is invalidated, the commands compute the facts
 -- from the tables as before and say why. It is invalidated when an app
--- table is truncated (no row trigger fires) and when a trigger fails; the
+-- table is truncated (no row trigger fires) or the app profile changes; the
 -- triggers fire even with session_replication_role = replica (ENABLE
 -- ALWAYS: a restore or a replication apply still marks what it writes).
 -- What no trigger can see: an app table's triggers disabled by hand for a
 -- while. `credits debug --rescan` reads the tables and can be compared.
 --
--- The triggers never fail the app's write: an error inside one (say, this
--- schema dropped by hand) is caught and invalidates the state. They are
+-- A mark is one insert into a table without constraints, indexes or RLS,
+-- so it fails only where the app's own write would (a full disk), or when
+-- credits_ops is broken by hand: drop the triggers before its tables
+-- (DROP SCHEMA credits_ops CASCADE does). There is deliberately no
+-- exception block: each would be a subtransaction per row, and a bulk
+-- write of more than 64 rows in one transaction (a bulk-fix batch, an app's
+-- batch job) would overflow PostgreSQL's per-backend subtransaction cache,
+-- slowing every snapshot on the server while it runs. The functions are
 -- SECURITY DEFINER, so API roles writing the app's tables mark their
 -- changes without any grant on this schema.
 
@@ -177,7 +183,7 @@ WHERE CASE WHEN (SELECT nullif(current_setting('credits.user_id', true), '')) IS
 REVOKE ALL ON credits_ops.kept_recharge_facts, credits_ops.kept_user_facts FROM PUBLIC;
 
 -- Marks the state unusable, saying why; never fails (it runs inside the
--- app's writes).
+-- app's TRUNCATE; once per statement, so its exception block is cheap).
 CREATE FUNCTION credits_ops.invalidate_kept_facts(p_why text)
 RETURNS void
 LANGUAGE plpgsql
@@ -340,18 +346,13 @@ BEGIN
                     PERFORM credits_ops.invalidate_kept_facts(format('%%I.%%I was truncated', TG_TABLE_SCHEMA, TG_TABLE_NAME));
                     RETURN NULL;
                 END IF;
-                BEGIN
-                    IF TG_OP = 'INSERT' THEN
-                        %s;
-                    ELSIF TG_OP = 'DELETE' THEN
-                        %s;
-                    ELSE
-                        %s;
-                    END IF;
-                EXCEPTION WHEN OTHERS THEN
-                    PERFORM credits_ops.invalidate_kept_facts(
-                        format('a change to %%I.%%I could not be marked: %%s', TG_TABLE_SCHEMA, TG_TABLE_NAME, SQLERRM));
-                END;
+                IF TG_OP = 'INSERT' THEN
+                    %s;
+                ELSIF TG_OP = 'DELETE' THEN
+                    %s;
+                ELSE
+                    %s;
+                END IF;
                 RETURN NULL;
             END
             $body$
