@@ -69,9 +69,15 @@ impl Db {
             .context("the app profile is read by the preflight (contract::open), which did not run")
     }
 
-    /// A read-write transaction with the guards set.
+    /// A read-write transaction with the guards set, READ COMMITTED
+    /// whatever the server's default: the repairs re-read under their row
+    /// locks, and the kept facts' fold reads anew in each statement.
     pub fn transaction(&mut self) -> Result<Transaction<'_>> {
-        let mut tx = self.client.transaction()?;
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::ReadCommitted)
+            .start()?;
         guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
         Ok(tx)
     }

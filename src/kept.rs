@@ -18,21 +18,23 @@ pub const MIGRATION: &str = "kept_facts";
 /// Where a diagnosis reads its facts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Facts {
-    /// V019's kept facts, built at this time.
-    Kept { built_at: DateTime<Utc> },
+    /// V019's kept facts, built at this time, with the marks not folded
+    /// yet (their keys are computed afresh by the read).
+    Kept {
+        built_at: DateTime<Utc>,
+        pending: i64,
+    },
     /// The tables, read whole; says why.
     Tables { why: String },
 }
 
 impl Facts {
-    /// The head of the checks' statement (see `checks::run_all`): the
-    /// facts, then the evidence of the open recharges among them.
-    pub fn head(&self) -> String {
-        let facts = match self {
+    /// The head of the checks' statement (see `checks::run_all`).
+    pub fn head(&self) -> &'static str {
+        match self {
             Facts::Kept { .. } => sql::KEPT_FACTS,
             Facts::Tables { .. } => sql::DEBUG_FACTS,
-        };
-        format!("{facts}{}", sql::DEBUG_EVIDENCE)
+        }
     }
 
     /// `query` (a file naming recharge_facts and user_facts, as V013's
@@ -45,18 +47,25 @@ impl Facts {
         )
     }
 
-    /// For reports: `kept (built 2026-12-01T05:08:48Z)` or `tables (why)`.
+    /// For reports: `kept (built 2026-12-01T05:08:48Z, 12 changes read
+    /// afresh)` or `tables (why)`.
     pub fn describe(&self) -> String {
         match self {
-            Facts::Kept { built_at } => format!("kept (built {})", crate::output::time(built_at)),
+            Facts::Kept { built_at, pending } => format!(
+                "kept (built {}, {pending} change(s) read afresh)",
+                crate::output::time(built_at)
+            ),
             Facts::Tables { why } => format!("tables ({why})"),
         }
     }
 }
 
-/// Why the kept facts cannot be read, or None when they can.
+/// What sql/kept/state.sql says.
 struct State {
     built_at: Option<DateTime<Utc>>,
+    /// Marks not folded yet: the read computes their keys afresh.
+    pending: i64,
+    /// Why the kept facts cannot be read, or None when they can.
     unusable: Option<String>,
 }
 
@@ -65,7 +74,9 @@ fn state(tx: &mut Transaction<'_>) -> Result<State> {
         .query_one(sql::KEPT_STATE, &[])
         .context("running sql/kept/state.sql")?;
     let built_at: Option<DateTime<Utc>> = row.get("built_at");
-    let invalidated: Option<String> = row.get("invalidated_why");
+    let invalidated: Option<String> = row
+        .get::<_, Option<String>>("invalidated_why")
+        .or(row.get("truncated"));
     let not_firing: Option<String> = row.get("triggers_not_firing");
     let unusable = match (built_at, invalidated, not_firing) {
         (None, _, _) => Some("the kept facts are not built yet: run `credits install`".to_string()),
@@ -73,12 +84,16 @@ fn state(tx: &mut Transaction<'_>) -> Result<State> {
             "the kept facts were invalidated ({why}): `credits install` builds them again"
         )),
         (_, _, Some(triggers)) => Some(format!(
-            "the kept facts cannot be trusted: trigger(s) missing or not set to fire always: {triggers}; \
-             `credits install` makes them again"
+            "the kept facts cannot be trusted: trigger(s) missing, not set to fire always, or \
+             reading a column the table no longer has: {triggers}; `credits install` makes them again"
         )),
         _ => None,
     };
-    Ok(State { built_at, unusable })
+    Ok(State {
+        built_at,
+        pending: row.get("pending_changes"),
+        unusable,
+    })
 }
 
 /// Which facts a diagnosis reads in `tx`: the kept ones, unless `rescan`
@@ -92,8 +107,9 @@ pub fn source(tx: &mut Transaction<'_>, rescan: bool) -> Result<Facts> {
     Ok(match state(tx)? {
         State {
             built_at: Some(built_at),
+            pending,
             unusable: None,
-        } => Facts::Kept { built_at },
+        } => Facts::Kept { built_at, pending },
         State { unusable, .. } => {
             let why = unusable.unwrap_or_default();
             note(format!("reading the tables whole: {why}"));
@@ -119,7 +135,14 @@ pub fn refresh(db: &mut Db, budget: Duration) {
     while started.elapsed() < budget {
         match refresh_chunk(db) {
             Ok(folded) if folded >= i64::from(REFRESH_CHUNK) => continue,
-            _ => break,
+            Ok(_) => break,
+            Err(error) => {
+                note(format!(
+                    "the app's recent changes were not folded into the kept facts ({error:#}); \
+                     this run computes them afresh, which takes longer as they accumulate"
+                ));
+                break;
+            }
         }
     }
 }

@@ -30,7 +30,7 @@
 -- install` runs after the migrations, outside their transaction, because
 -- it reads every row once (as long as one `credits debug` used to). Until
 -- it is built, or after it is invalidated, the commands compute the facts
--- from the tables as before and say why. It is invalidated when an app
+-- from the tables as before and say why. It is not trusted after an app
 -- table is truncated (no row trigger fires) or the app profile changes; the
 -- triggers fire even with session_replication_role = replica (ENABLE
 -- ALWAYS: a restore or a replication apply still marks what it writes).
@@ -59,9 +59,13 @@ SELECT * FROM credits_ops.user_facts WITH NO DATA;
 CREATE INDEX kept_user_fact_user_idx ON credits_ops.kept_user_fact (user_id);
 
 CREATE TABLE credits_ops.kept_fact_change (
-    kind "char" NOT NULL CHECK (kind IN ('r', 'u')),   -- recharge id, user id
+    -- a recharge id, a user id, or 't': what made the facts untrustworthy
+    kind "char" NOT NULL CHECK (kind IN ('r', 'u', 't')),
     key  text
 );
+-- Only the rare truncation marks are indexed (sql/kept/state.sql looks for
+-- one at every read); the others are read whole.
+CREATE INDEX kept_fact_change_truncated_idx ON credits_ops.kept_fact_change (kind) WHERE kind = 't';
 
 CREATE TABLE credits_ops.kept_facts_state (
     singleton       boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -182,8 +186,8 @@ WHERE CASE WHEN (SELECT nullif(current_setting('credits.user_id', true), '')) IS
 
 REVOKE ALL ON credits_ops.kept_recharge_facts, credits_ops.kept_user_facts FROM PUBLIC;
 
--- Marks the state unusable, saying why; never fails (it runs inside the
--- app's TRUNCATE; once per statement, so its exception block is cheap).
+-- Marks the state unusable, saying why (a changed profile; by hand after
+-- maintenance that disabled the triggers); never fails.
 CREATE FUNCTION credits_ops.invalidate_kept_facts(p_why text)
 RETURNS void
 LANGUAGE plpgsql
@@ -272,7 +276,8 @@ BEGIN
     END IF;
     WITH taken AS (
         DELETE FROM credits_ops.kept_fact_change c
-        WHERE c.ctid = ANY (ARRAY(SELECT x.ctid FROM credits_ops.kept_fact_change x LIMIT p_limit))
+        WHERE c.ctid = ANY (ARRAY(SELECT x.ctid FROM credits_ops.kept_fact_change x
+                                  WHERE x.kind <> 't' LIMIT p_limit))
         RETURNING c.kind, c.key
     )
     SELECT array_agg(DISTINCT t.key) FILTER (WHERE t.kind = 'r'),
@@ -296,9 +301,19 @@ BEGIN
 END
 $fn$;
 
--- The row triggers on the app's tables, made for the profile's names: made
+-- The triggers on the app's tables, made for the profile's names: made
 -- anew (and the state invalidated, for the next install to build) whenever
--- the adapter is rebuilt. Each marks the keys of the row before and after.
+-- the adapter is rebuilt. The row trigger marks the keys of the row before
+-- and after, for every INSERT, UPDATE and DELETE: no WHEN clause (comparing
+-- whole rows fails on a json column, and misses a case-only change under a
+-- case-insensitive type). It reads the row through to_jsonb, so a column
+-- the app renames or drops reads as NULL, never as an error in the app's
+-- write: a row without one appends a mark of kind 't' instead, and the
+-- trigger's arguments name the columns it reads, so sql/kept/state.sql
+-- also sees a missing one before any write. A TRUNCATE fires no row
+-- trigger: it appends a mark of kind 't' too (an insert never waits or
+-- conflicts, whatever the truncating transaction's snapshot). After a 't'
+-- mark the facts are not trusted until the next build.
 CREATE FUNCTION credits_ops.build_kept_fact_triggers()
 RETURNS void
 LANGUAGE plpgsql
@@ -309,19 +324,26 @@ DECLARE
     v_old record;
     v_spec record;
     v_table text;
-    v_insert text;
+    v_function text;
 BEGIN
+    -- The app's own triggers, not their clones on partitions (those go
+    -- with them).
     FOR v_old IN
         SELECT t.tgname, t.tgrelid::regclass AS tbl
         FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
         WHERE p.pronamespace = 'credits_ops'::regnamespace AND p.proname LIKE 'kept\_fact\_mark\_%'
+          AND t.tgparentid = 0
     LOOP
-        EXECUTE format('DROP TRIGGER %I ON %s', v_old.tgname, v_old.tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', v_old.tgname, v_old.tbl);
     END LOOP;
     FOR v_spec IN
         SELECT s.role,
-               string_agg(format('(%L, {row}.%s::text)', s.kind,
-                                 credits_ops.profile_column(v_profile, s.role, s.key)), ', ') AS marks
+               -- ('r', n ->> 'id', n IS NOT NULL), ... for {row} = n (NEW), o (OLD)
+               string_agg(format('(%L, {row} ->> %L, {row} IS NOT NULL)', s.kind,
+                                 v_profile #>> ARRAY['roles', s.role, 'columns', s.key, 'name']),
+                          ', ') AS marks,
+               string_agg(quote_literal(v_profile #>> ARRAY['roles', s.role, 'columns', s.key, 'name']),
+                          ', ') AS columns
         FROM (VALUES ('recharges', 'r', 'id'),
                      ('ledger', 'r', 'recharge_id'), ('ledger', 'u', 'user_id'),
                      ('balances', 'u', 'user_id')) AS s (role, kind, key)
@@ -329,11 +351,9 @@ BEGIN
     LOOP
         v_table := format('%I.%I', v_profile #>> ARRAY['roles', v_spec.role, 'schema'],
                           v_profile #>> ARRAY['roles', v_spec.role, 'table']);
+        v_function := 'kept_fact_mark_' || v_spec.role;
         -- A row without a recharge (a ledger row of spending) marks none;
         -- a row without a user marks the ledger rows without one.
-        v_insert := 'INSERT INTO credits_ops.kept_fact_change (kind, key) '
-                    'SELECT DISTINCT m.kind, m.key FROM (VALUES %s) AS m (kind, key) '
-                    'WHERE m.key IS NOT NULL OR m.kind = ''u''';
         EXECUTE format($f$
             CREATE OR REPLACE FUNCTION credits_ops.%I()
             RETURNS trigger
@@ -341,36 +361,41 @@ BEGIN
             SECURITY DEFINER
             SET search_path = pg_catalog, pg_temp
             AS $body$
+            DECLARE
+                n jsonb;
+                o jsonb;
             BEGIN
                 IF TG_OP = 'TRUNCATE' THEN
-                    PERFORM credits_ops.invalidate_kept_facts(format('%%I.%%I was truncated', TG_TABLE_SCHEMA, TG_TABLE_NAME));
+                    INSERT INTO credits_ops.kept_fact_change (kind, key)
+                    VALUES ('t', format('%%I.%%I was truncated', TG_TABLE_SCHEMA, TG_TABLE_NAME));
                     RETURN NULL;
                 END IF;
-                IF TG_OP = 'INSERT' THEN
-                    %s;
-                ELSIF TG_OP = 'DELETE' THEN
-                    %s;
-                ELSE
-                    %s;
+                IF TG_OP <> 'DELETE' THEN
+                    n := to_jsonb(NEW);
                 END IF;
+                IF TG_OP <> 'INSERT' THEN
+                    o := to_jsonb(OLD);
+                END IF;
+                IF NOT coalesce(n, o) ?& ARRAY[%s] THEN
+                    INSERT INTO credits_ops.kept_fact_change (kind, key)
+                    VALUES ('t', format('%%I.%%I lost a column the kept facts read', TG_TABLE_SCHEMA, TG_TABLE_NAME));
+                    RETURN NULL;
+                END IF;
+                INSERT INTO credits_ops.kept_fact_change (kind, key)
+                SELECT DISTINCT m.kind, m.key
+                FROM (VALUES %s, %s) AS m (kind, key, present)
+                WHERE m.present AND (m.key IS NOT NULL OR m.kind = 'u');
                 RETURN NULL;
             END
             $body$
-            $f$, 'kept_fact_mark_' || v_spec.role,
-            format(v_insert, replace(v_spec.marks, '{row}', 'NEW')),
-            format(v_insert, replace(v_spec.marks, '{row}', 'OLD')),
-            format(v_insert, replace(v_spec.marks, '{row}', 'NEW') || ', ' || replace(v_spec.marks, '{row}', 'OLD')));
-        EXECUTE format('REVOKE ALL ON FUNCTION credits_ops.%I() FROM PUBLIC', 'kept_fact_mark_' || v_spec.role);
-        EXECUTE format('CREATE TRIGGER credits_kept_facts AFTER INSERT OR DELETE ON %s '
-                       'FOR EACH ROW EXECUTE FUNCTION credits_ops.%I()', v_table, 'kept_fact_mark_' || v_spec.role);
-        -- An update that changes nothing changes no fact.
-        EXECUTE format('CREATE TRIGGER credits_kept_facts_update AFTER UPDATE ON %s '
-                       'FOR EACH ROW WHEN (OLD.* IS DISTINCT FROM NEW.*) EXECUTE FUNCTION credits_ops.%I()',
-                       v_table, 'kept_fact_mark_' || v_spec.role);
+            $f$, v_function, v_spec.columns,
+            replace(v_spec.marks, '{row}', 'n'), replace(v_spec.marks, '{row}', 'o'));
+        EXECUTE format('REVOKE ALL ON FUNCTION credits_ops.%I() FROM PUBLIC', v_function);
+        EXECUTE format('CREATE TRIGGER credits_kept_facts AFTER INSERT OR UPDATE OR DELETE ON %s '
+                       'FOR EACH ROW EXECUTE FUNCTION credits_ops.%I(%s)', v_table, v_function, v_spec.columns);
         EXECUTE format('CREATE TRIGGER credits_kept_facts_truncate AFTER TRUNCATE ON %s '
-                       'FOR EACH STATEMENT EXECUTE FUNCTION credits_ops.%I()', v_table, 'kept_fact_mark_' || v_spec.role);
+                       'FOR EACH STATEMENT EXECUTE FUNCTION credits_ops.%I(%s)', v_table, v_function, v_spec.columns);
         EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER credits_kept_facts, '
-                       'ENABLE ALWAYS TRIGGER credits_kept_facts_update, '
                        'ENABLE ALWAYS TRIGGER credits_kept_facts_truncate', v_table);
     END LOOP;
     UPDATE credits_ops.kept_facts_state

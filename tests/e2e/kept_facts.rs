@@ -213,3 +213,56 @@ fn a_truncate_or_a_disabled_trigger_sends_the_commands_to_the_tables_until_insta
     let rescan = db.credits(&["debug", "--output", "json", "--rescan"]);
     assert_eq!(findings(&run), findings(&rescan));
 }
+
+#[test]
+fn an_app_migration_never_makes_the_apps_writes_fail() {
+    let (db, _) = TestDb::installed_incident(500, 50);
+    let mut client = db.client();
+    // A json column has no equality operator: a trigger comparing whole
+    // rows would fail this update.
+    client
+        .batch_execute(
+            "ALTER TABLE public.credit_recharge ADD COLUMN meta json;
+             UPDATE public.credit_recharge SET meta = '{\"a\": 1}'
+              WHERE id = (SELECT id FROM public.credit_recharge ORDER BY id LIMIT 1);",
+        )
+        .unwrap();
+    // A renamed column the triggers read: the app keeps writing.
+    client
+        .batch_execute(
+            "ALTER TABLE public.credit_transaction RENAME COLUMN related_recharge_id TO recharge_ref;
+             INSERT INTO public.credit_transaction (user_id, amount, type, recharge_ref, description)
+             SELECT user_id, 5, 'adjustment', recharge_ref, 'goodwill'
+             FROM public.credit_transaction WHERE recharge_ref IS NOT NULL ORDER BY id LIMIT 1;
+             UPDATE public.credit_transaction SET amount = amount
+              WHERE id = (SELECT id FROM public.credit_transaction ORDER BY id LIMIT 1);",
+        )
+        .unwrap();
+    let changed = db.credits(&["debug"]);
+    assert_eq!(
+        changed.code, 4,
+        "the app changed since install: {changed:?}"
+    );
+
+    // Renamed back, the writes made meanwhile are not trusted to be marked.
+    client
+        .batch_execute(
+            "ALTER TABLE public.credit_transaction RENAME COLUMN recharge_ref TO related_recharge_id",
+        )
+        .unwrap();
+    let run = db.credits(&["debug", "--output", "json"]);
+    let facts = run.json()["facts"].as_str().unwrap().to_string();
+    assert!(
+        facts.contains("credit_transaction lost a column the kept facts read"),
+        "{run:?}"
+    );
+    let install = db.credits(&["install", "--yes"]);
+    assert_eq!(install.code, 0, "{install:?}");
+    let run = db.credits(&["debug", "--output", "json"]);
+    assert!(
+        run.json()["facts"].as_str().unwrap().starts_with("kept"),
+        "{run:?}"
+    );
+    let rescan = db.credits(&["debug", "--output", "json", "--rescan"]);
+    assert_eq!(findings(&run), findings(&rescan));
+}
