@@ -398,9 +398,7 @@ BEGIN
         EXECUTE format('ALTER TABLE %s ENABLE ALWAYS TRIGGER credits_kept_facts, '
                        'ENABLE ALWAYS TRIGGER credits_kept_facts_truncate', v_table);
     END LOOP;
-    UPDATE credits_ops.kept_facts_state
-       SET invalidated_at = now(), invalidated_why = 'the app profile changed'
-     WHERE built_at IS NOT NULL AND invalidated_at IS NULL;
+    PERFORM credits_ops.invalidate_kept_facts('the app profile changed');
 END
 $fn$;
 
