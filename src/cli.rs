@@ -502,6 +502,9 @@ pub struct RetryFailedArgs {
     pub all: bool,
 
     #[command(flatten)]
+    pub facts: FactsArgs,
+
+    #[command(flatten)]
     pub write: WriteOpts,
 }
 

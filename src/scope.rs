@@ -70,6 +70,18 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// A repair's scope: the window alone, with its stuck-after, every
+    /// user and payment intent.
+    pub fn window(since: DateTime<Utc>, stuck_after: std::time::Duration) -> Scope {
+        Scope {
+            since,
+            since_arg: since.to_rfc3339(),
+            stuck_after,
+            user_id: None,
+            payment_intent: None,
+        }
+    }
+
     pub fn apply(&self, tx: &mut Transaction<'_>) -> Result<()> {
         let user = self.user_id.clone().unwrap_or_default();
         tx.execute(

@@ -33,9 +33,17 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         attestations: Map::new(),
         trust_app_evidence: args.trust_app_evidence,
     };
-    let mut retry = Retry::plan(db, terms, attested, &args.stripe, &args.write.operator)?;
-    let to_credit = retry.to_credit().len();
     let dry_run = args.write.dry_run;
+    let mut retry = Retry::plan(
+        db,
+        terms,
+        attested,
+        &args.stripe,
+        &args.write.operator,
+        &args.facts,
+        !dry_run,
+    )?;
+    let to_credit = retry.to_credit().len();
     retry.tell(&window, !dry_run && to_credit > 0);
 
     let (outcomes, run) = if dry_run || to_credit == 0 {

@@ -46,15 +46,8 @@ impl Affected {
             kept::refresh(db, kept::REFRESH_BUDGET);
         }
         let mut tx = db.snapshot()?;
-        // The window in the scope settings the facts read; the rest unused.
-        Scope {
-            since,
-            since_arg: since.to_rfc3339(),
-            stuck_after: std::time::Duration::from_secs(3600),
-            user_id: None,
-            payment_intent: None,
-        }
-        .apply(&mut tx)?;
+        // The window in the scope settings the facts read; stuck-after unused.
+        Scope::window(since, std::time::Duration::from_secs(3600)).apply(&mut tx)?;
         let facts = kept::source(&mut tx, rescan)?;
         if let Facts::Tables { .. } = facts {
             tx.execute(sql::REPAIR_AFFECTED_USERS_SETTINGS, &[])?;

@@ -13,13 +13,16 @@ pub mod stripe;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Row, Transaction};
 use serde_json::{Map, Value};
 
+use crate::db::Db;
+use crate::kept::{self, Facts};
+use crate::scope::Scope;
 use crate::sql;
 
 pub use action::Action;
@@ -169,31 +172,64 @@ impl RetryTerms {
     fn attestations_json(&self) -> String {
         Value::Object(self.attestations.clone()).to_string()
     }
+
+    fn stuck_after_text(&self) -> String {
+        format!("{} seconds", self.stuck_after.as_secs())
+    }
 }
 
-/// What retrying would do to every candidate, read-only: the plan.
+/// The recharges `retry-failed` looks at, by id, read in one snapshot:
+/// from the kept facts (`sql/repair/retry_candidates.sql`), or from the
+/// recharges table when they cannot be trusted or `rescan` asks for it.
+pub fn retry_candidates(db: &mut Db, terms: &RetryTerms, rescan: bool) -> Result<Vec<String>> {
+    let mut tx = db.snapshot()?;
+    Scope::window(terms.since, terms.stuck_after).apply(&mut tx)?;
+    let ids = match kept::source(&mut tx, rescan)? {
+        facts @ Facts::Kept { .. } => tx
+            .query(
+                facts.over(sql::REPAIR_RETRY_CANDIDATES).as_str(),
+                &[&terms.include_pending],
+            )
+            .context("reading the candidates (sql/repair/retry_candidates.sql)")?,
+        Facts::Tables { .. } => tx
+            .query(
+                sql::REPAIR_RETRY_CANDIDATES_TABLES,
+                &[
+                    &terms.since,
+                    &terms.include_pending,
+                    &terms.stuck_after_text(),
+                ],
+            )
+            .context("reading the candidates (sql/repair/retry_candidates_tables.sql)")?,
+    }
+    .iter()
+    .map(|row| row.get("recharge_id"))
+    .collect();
+    tx.commit()?;
+    Ok(ids)
+}
+
+/// What retrying would do to `candidates`, read-only, appended to `plan`
+/// row by row: every candidate is kept as an outcome, never twice.
 pub fn retry_plan(
     tx: &mut Transaction<'_>,
+    candidates: &[String],
     terms: &RetryTerms,
     operator: &str,
-) -> Result<Vec<Outcome>> {
-    let stuck_after = format!("{} seconds", terms.stuck_after.as_secs());
+    plan: &mut Vec<Outcome>,
+) -> Result<()> {
     let attestations = terms.attestations_json();
-    let params: [&(dyn ToSql + Sync); 6] = [
-        &terms.since,
-        &terms.include_pending,
-        &stuck_after,
+    let params: [&(dyn ToSql + Sync); 4] = [
+        &candidates,
         &attestations,
         &operator,
         &terms.trust_app_evidence,
     ];
-    // Row by row: every candidate is kept as an outcome, never twice.
     let mut rows = tx.query_raw(sql::REPAIR_RETRY_PLAN, params)?;
-    let mut plan = Vec::new();
     while let Some(row) = rows.next()? {
         plan.push(Outcome::from_row(&row)?);
     }
-    Ok(plan)
+    Ok(())
 }
 
 /// Retries a batch of recharges in `tx`, skipping rows someone else holds.

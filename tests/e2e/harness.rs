@@ -208,7 +208,7 @@ impl TestDb {
     }
 
     /// Folds the marks of writes into the kept facts (V019), as the next
-    /// debug, health or bulk-fix would: before a fingerprint that a rerun
+    /// debug, health, bulk-fix or retry-failed would: before a fingerprint that a rerun
     /// must leave unchanged, so only what the rerun itself writes counts.
     pub fn fold_kept_facts(&self) {
         self.client()

@@ -102,6 +102,31 @@ fn kept_facts_follow_every_write(
     assert!(marks > 0, "{shape}: the app's writes left no mark");
     assert_eq!((r, u), (0, 0), "{shape}: read with the marks pending");
 
+    // retry-failed's dry run plans from the kept facts, marks pending
+    let retry_plan = |rescan: bool| {
+        let mut args = vec![
+            "retry-failed",
+            "--dry-run",
+            "--include-pending",
+            "--since",
+            "3650d",
+            "--output",
+            "json",
+        ];
+        if rescan {
+            args.push("--rescan");
+        }
+        let run = credits(&args);
+        assert_eq!(run.code, 0, "{run:?}");
+        run.json()["recharges"].clone()
+    };
+    let kept_plan = retry_plan(false);
+    assert!(
+        !kept_plan.as_array().unwrap().is_empty(),
+        "{shape}: no failed or stuck recharge to plan"
+    );
+    assert_eq!(kept_plan, retry_plan(true), "{shape}: retry-failed's plan");
+
     // debug folds the marks first, then reads
     debug_equals_rescan(credits, &format!("{shape}: after the app's writes"));
     let (r, u, _, _, marks) = compare(&mut client);

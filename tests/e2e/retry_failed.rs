@@ -537,6 +537,7 @@ fn retry_failed_commits_batch_by_batch_and_misses_none() {
         .unwrap()
         .get(0);
     assert_eq!(credited_once, paid);
+    db.fold_kept_facts();
     let before = db.fingerprint();
     assert_eq!(
         db.credits(&["retry-failed", "--include-pending", "--yes"])
