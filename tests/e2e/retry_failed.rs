@@ -238,6 +238,11 @@ fn retry_failed_dry_run_and_refusal_write_nothing() {
         );
     }
     assert_eq!(db.fingerprint(), before, "--dry-run wrote something");
+    // A planned credit has no balance yet and says none (V022).
+    for row in dry.json()["recharges"].as_array().unwrap() {
+        let detail = row["detail"].as_str().unwrap();
+        assert!(!detail.contains("balance"), "{detail}");
+    }
 
     // People get the first --limit rows of the table and are told of the
     // rest; scripts get every row (JSON above, CSV here).
