@@ -10,30 +10,25 @@
 -- credits: what crediting their completed recharges grants (for --max-credits).
 -- In psql, against V013's views:
 --   SET search_path = credits_ops, public; SET credits.since = '2026-11-24';
-WITH missing AS (
-    SELECT r.user_id, sum(r.amount)::bigint AS credits
+WITH recharge_users AS (
+    -- One pass over the facts (named once, so the planner pushes these
+    -- conditions into the kept rows' scan instead of materializing them).
+    SELECT r.user_id,
+           coalesce(sum(r.amount) FILTER (WHERE r.status = 'completed' AND r.credits_n = 0), 0)::bigint
+               AS credits
     FROM recharge_facts r
-    WHERE r.status = 'completed' AND r.credits_n = 0
+    WHERE (r.status = 'completed' AND r.credits_n = 0)
+       OR (r.status IN ('pending', 'failed') AND r.credits_n > 0)
+       OR ($1 AND r.credits_n > 1 AND r.credited + r.adjusted > r.amount)
     GROUP BY r.user_id
-), credited_open AS (
-    SELECT r.user_id
-    FROM recharge_facts r
-    WHERE r.status IN ('pending', 'failed') AND r.credits_n > 0
-), duplicated AS (
-    SELECT r.user_id
-    FROM recharge_facts r
-    WHERE $1 AND r.credits_n > 1 AND r.credited + r.adjusted > r.amount
 ), drifted AS (
-    SELECT u.user_id
+    SELECT DISTINCT u.user_id
     FROM user_facts u
     WHERE u.balance IS DISTINCT FROM u.ledger_sum
       AND NOT (u.ledger_n = 0 AND u.balance = 0)
 )
-SELECT u.user_id, coalesce(m.credits, 0)::bigint AS credits
-FROM (SELECT user_id FROM missing
-      UNION SELECT user_id FROM credited_open
-      UNION SELECT user_id FROM duplicated
-      UNION SELECT user_id FROM drifted) u
-LEFT JOIN missing m ON m.user_id = u.user_id
-WHERE u.user_id IS NOT NULL
-ORDER BY u.user_id;
+SELECT coalesce(r.user_id, d.user_id) AS user_id, coalesce(r.credits, 0)::bigint AS credits
+FROM recharge_users r
+FULL JOIN drifted d ON d.user_id = r.user_id
+WHERE coalesce(r.user_id, d.user_id) IS NOT NULL
+ORDER BY 1;
