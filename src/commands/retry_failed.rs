@@ -16,7 +16,7 @@ use crate::interrupt;
 use crate::output::note;
 use crate::repair::RetryTerms;
 use crate::repair::batches::Run;
-use crate::repair::retry::{self, Retry, Window};
+use crate::repair::retry::{self, Reading, Retry, Window};
 
 pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> {
     // A bad --paid or --paid-file is a usage error before anything is read.
@@ -34,14 +34,18 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
         trust_app_evidence: args.trust_app_evidence,
     };
     let dry_run = args.write.dry_run;
+    let reading = Reading {
+        rescan: args.facts.rescan,
+        fold: !dry_run,
+        page: args.batches.sizing().max_items,
+    };
     let mut retry = Retry::plan(
         db,
         terms,
         attested,
         &args.stripe,
         &args.write.operator,
-        &args.facts,
-        !dry_run,
+        &reading,
     )?;
     let to_credit = retry.to_credit().len();
     retry.tell(&window, !dry_run && to_credit > 0);

@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Result;
 use serde_json::Value;
 
-use crate::cli::{FactsArgs, Format, StripeEvidence};
+use crate::cli::{Format, StripeEvidence};
 use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::kept;
@@ -38,31 +38,28 @@ pub struct Retry {
 
 impl Retry {
     /// Plans, read-only; with Stripe evidence, asks it about what the plan
-    /// would credit and plans again with its answers. The candidates come
-    /// from the kept facts unless `facts.rescan` asks for the tables (or
-    /// they cannot be used), with the app's pending changes folded in first
-    /// when `fold`.
+    /// would credit and plans again with its answers.
     pub fn plan(
         db: &mut Db,
         mut terms: RetryTerms,
         attested: Vec<String>,
         evidence: &StripeEvidence,
         operator: &str,
-        facts: &FactsArgs,
-        fold: bool,
+        reading: &Reading,
     ) -> Result<Retry> {
         for pi in &attested {
             terms.attestations.insert(pi.clone(), Value::Null);
         }
-        if fold && !facts.rescan {
+        if reading.fold && !reading.rescan {
             kept::refresh(db, kept::REFRESH_BUDGET);
         }
-        let candidates = retry_candidates(db, &terms, facts.rescan)?;
-        let mut plan = read_plan(db, &candidates, &terms, operator)?;
+        let candidates = retry_candidates(db, &terms, reading.rescan)?;
+        let mut plan = read_plan(db, &candidates, reading.page, &terms, operator)?;
         let verdicts = stripe::judge(evidence, db, &plan)?;
         if let Some(verdicts) = &verdicts {
             terms.attestations.extend(verdicts.paid.clone());
-            plan = verdicts.apply(read_plan(db, &candidates, &terms, operator)?);
+            let replanned = read_plan(db, &candidates, reading.page, &terms, operator)?;
+            plan = verdicts.apply(replanned);
         }
         Ok(Retry {
             terms,
@@ -121,20 +118,29 @@ impl Retry {
     }
 }
 
-/// Candidates planned per read-only transaction: about 40 ms at 1M
-/// recharges, where all of them at once held one snapshot open for
-/// seconds at 10M. Each batch of the retry plans again under its locks.
-const PLAN_PAGE: usize = 2_000;
+/// How the plan is read.
+pub struct Reading {
+    /// The candidates from the recharges table, not the kept facts.
+    pub rescan: bool,
+    /// Fold the app's pending changes into the kept facts first.
+    pub fold: bool,
+    /// Candidates planned per read-only transaction (`--batch-size`): at
+    /// the default 1,000, about 65 ms at 1M recharges, where all of them at
+    /// once held one snapshot open for seconds at 10M. Each batch of the
+    /// retry plans again under its locks.
+    pub page: usize,
+}
 
-/// What retrying would do to `candidates`, read-only, a page at a time.
+/// What retrying would do to `candidates`, read-only, `page` at a time.
 fn read_plan(
     db: &mut Db,
     candidates: &[String],
+    page: usize,
     terms: &RetryTerms,
     operator: &str,
 ) -> Result<Vec<Outcome>> {
     let mut plan = Vec::with_capacity(candidates.len());
-    for page in candidates.chunks(PLAN_PAGE) {
+    for page in candidates.chunks(page) {
         let mut tx = db.read_only()?;
         retry_plan(&mut tx, page, terms, operator, &mut plan)?;
         tx.commit()?;

@@ -1,3 +1,5 @@
+use std::collections::BTreeSet;
+
 use serde_json::Value;
 
 use crate::harness::{Run, TestDb};
@@ -511,14 +513,28 @@ fn retry_failed_commits_batch_by_batch_and_misses_none() {
         .unwrap()
         .get(0);
     assert!(candidates > 400, "at least three batches: {candidates}");
+    // --batch-size also pages the plan: several read-only transactions.
     let run = db.credits(&[
         "retry-failed",
         "--include-pending",
         "--yes",
+        "--batch-size",
+        "150",
         "--output",
         "json",
     ]);
     assert_eq!(run.code, 0, "{run:?}");
+    let reported: BTreeSet<String> = run.json()["recharges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["recharge_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        reported.len() as i64,
+        candidates,
+        "every candidate planned and reported once, across the plan's pages"
+    );
     let paid: i64 = db
         .client()
         .query_one(
