@@ -396,9 +396,9 @@ pub struct ScopeArgs {
 /// Where a diagnosis reads its facts from.
 #[derive(Debug, Args)]
 pub struct FactsArgs {
-    /// Read the app's tables whole instead of the facts credits keeps as the app
-    /// writes (slower: as long as a full scan of the ledger; compare the two to
-    /// check the kept facts).
+    /// Read the app's tables instead of the facts credits keeps as the app writes
+    /// (slower: debug, health and bulk-fix scan the whole ledger, retry-failed the
+    /// window's recharges; compare the two to check the kept facts).
     #[arg(long)]
     pub rescan: bool,
 }

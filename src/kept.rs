@@ -123,9 +123,9 @@ pub fn source(tx: &mut Transaction<'_>, rescan: bool) -> Result<Facts> {
 pub const REFRESH_BUDGET: Duration = Duration::from_secs(2);
 
 /// Marks folded per transaction: about 60 ms at 1M recharges, under 100
-/// on a cold cache (20,000 held one for 410 ms), so a repair that folds
-/// first keeps every transaction of its own well under the 250 ms a
-/// repair may hold one.
+/// on a cold cache (20,000 held one for 410 ms), so the fold's own
+/// transactions stay well under the 250 ms a repair may hold one. What the
+/// budget leaves is computed afresh by the read, in the read's snapshot.
 const REFRESH_CHUNK: i32 = 2_500;
 
 /// Folds the app's recent changes into the kept facts before a diagnosis

@@ -3,7 +3,7 @@
 //! `--user someone@example.com`, `--payment-intent pi_...`).
 
 use anyhow::Result;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use postgres::Transaction;
 
 use crate::exit::{Code, fail};
@@ -75,7 +75,7 @@ impl Scope {
     pub fn window(since: DateTime<Utc>, stuck_after: std::time::Duration) -> Scope {
         Scope {
             since,
-            since_arg: since.to_rfc3339(),
+            since_arg: since.to_rfc3339_opts(SecondsFormat::Micros, true),
             stuck_after,
             user_id: None,
             payment_intent: None,
@@ -87,7 +87,9 @@ impl Scope {
         tx.execute(
             sql::DEBUG_SCOPE,
             &[
-                &self.since.to_rfc3339(),
+                // Microseconds, as PostgreSQL keeps them: the same instant
+                // as the window bound as a parameter elsewhere.
+                &self.since.to_rfc3339_opts(SecondsFormat::Micros, true),
                 &format!("{} seconds", self.stuck_after.as_secs()),
                 &user,
                 &self.payment_intent.clone().unwrap_or_default(),

@@ -5,12 +5,12 @@
 -- each balance row against the locked ones: at 1M recharges, 400 users
 -- and about 4,000 recharges a batch, that statement took 20 ms of the
 -- batch's 98 (3.5 s of bulk-fix's 17.5). Hashed EXCEPTs give the same
--- users. The function is V017's, whole, as a migration replaces a
--- function; the one other change is in what a recharge credited by another
--- writer meanwhile says (V017 printed "balance  -> " for it). The same
--- mend for retry-failed's planned rows: retry_outcome (V011) is replaced
--- at the end. (V021 was withdrawn before release; its number is not
--- reused.)
+-- users, and with none held the batch's arrays are not filtered again.
+-- The function is V017's, whole, as a migration replaces a function; the
+-- other change is in what a recharge another writer credited (or changed)
+-- meanwhile says: V017 printed "balance  -> " for it. The same mend for
+-- retry-failed's planned rows: retry_outcome (V011) is replaced at the
+-- end. (V021 was withdrawn before it landed; its number is not reused.)
 
 CREATE OR REPLACE FUNCTION credits_ops.fix_users(
     p_users text[],
@@ -108,9 +108,10 @@ BEGIN
     RETURN QUERY
     SELECT c.user_id, c.recharge_id, c.payment_intent_id, c.action,
            CASE c.action WHEN 'credited' THEN c.amount WHEN 'already_credited' THEN 0 END,
-           CASE WHEN c.balance_before IS NOT NULL
-                THEN format('balance %s -> %s', c.balance_before, c.balance_after)
-                ELSE 'credited by another writer meanwhile: nothing done' END
+           CASE c.action
+               WHEN 'credited' THEN format('balance %s -> %s', c.balance_before, c.balance_after)
+               WHEN 'already_credited' THEN 'credited by another writer meanwhile: nothing done'
+               ELSE format('%s: changed by another writer meanwhile; nothing done', c.action) END
     FROM credits_ops.credit_recharges(
         ARRAY(SELECT f.id FROM unnest(v_facts) f
               WHERE f.status = 'completed' AND f.credits_n = 0 AND f.id <> ALL (v_refused)),

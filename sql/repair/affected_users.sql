@@ -11,8 +11,9 @@
 -- In psql, against V013's views:
 --   SET search_path = credits_ops, public; SET credits.since = '2026-11-24';
 WITH recharge_users AS (
-    -- One pass over the facts (named once, so the planner pushes these
-    -- conditions into the kept rows' scan instead of materializing them).
+    -- One pass over the facts: named once, so after the kept facts' head
+    -- the planner pushes these conditions into the kept rows' scan instead
+    -- of materializing every kept recharge.
     SELECT r.user_id,
            coalesce(sum(r.amount) FILTER (WHERE r.status = 'completed' AND r.credits_n = 0), 0)::bigint
                AS credits

@@ -125,7 +125,7 @@ pub struct Reading {
     /// Fold the app's pending changes into the kept facts first.
     pub fold: bool,
     /// Candidates planned per read-only transaction (`--batch-size`): at
-    /// the default 1,000, about 65 ms at 1M recharges, where all of them at
+    /// the default 1,000, about 22 ms at 1M recharges, where all of them at
     /// once held one snapshot open for seconds at 10M. Each batch of the
     /// retry plans again under its locks.
     pub page: usize,

@@ -524,15 +524,14 @@ fn retry_failed_commits_batch_by_batch_and_misses_none() {
         "json",
     ]);
     assert_eq!(run.code, 0, "{run:?}");
-    let reported: BTreeSet<String> = run.json()["recharges"]
-        .as_array()
-        .unwrap()
+    let rows = run.json()["recharges"].as_array().unwrap().clone();
+    let reported: BTreeSet<&str> = rows
         .iter()
-        .map(|row| row["recharge_id"].as_str().unwrap().to_string())
+        .map(|row| row["recharge_id"].as_str().unwrap())
         .collect();
     assert_eq!(
-        reported.len() as i64,
-        candidates,
+        (rows.len() as i64, reported.len() as i64),
+        (candidates, candidates),
         "every candidate planned and reported once, across the plan's pages"
     );
     let paid: i64 = db
