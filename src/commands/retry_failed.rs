@@ -36,7 +36,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     let dry_run = args.write.dry_run;
     let reading = Reading {
         rescan: args.facts.rescan,
-        fold: !dry_run,
+        fold: !dry_run && !args.facts.rescan,
         page: args.batches.sizing().max_items,
     };
     let mut retry = Retry::plan(

@@ -50,7 +50,7 @@ impl Retry {
         for pi in &attested {
             terms.attestations.insert(pi.clone(), Value::Null);
         }
-        if reading.fold && !reading.rescan {
+        if reading.fold {
             kept::refresh(db, kept::REFRESH_BUDGET);
         }
         let candidates = retry_candidates(db, &terms, reading.rescan)?;
@@ -122,7 +122,8 @@ impl Retry {
 pub struct Reading {
     /// The candidates from the recharges table, not the kept facts.
     pub rescan: bool,
-    /// Fold the app's pending changes into the kept facts first.
+    /// Fold the app's pending changes into the kept facts first (not in a
+    /// dry run, nor with `rescan`; the command decides, as bulk-fix's does).
     pub fold: bool,
     /// Candidates planned per read-only transaction (`--batch-size`): at
     /// the default 1,000, about 22 ms at 1M recharges, where all of them at

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use credits::reference::Shape;
+use serde_json::Value;
 
 use crate::harness::{Run, TestDb};
 use crate::shapes::{Names, PRISMA, RUNBOOK, SERIAL, Shaped};
@@ -53,6 +54,19 @@ fn debug_equals_rescan(credits: &dyn Fn(&[&str]) -> Run, when: &str) {
     );
     assert_eq!(findings(&kept), findings(&rescan), "{when}");
     assert!(!findings(&kept).is_empty(), "{when}: nothing found at all");
+}
+
+/// A dry run's JSON report over every recharge (`--since 3650d`), read
+/// from the kept facts, or from the tables with `rescan`.
+fn dry_run_json(credits: &dyn Fn(&[&str]) -> Run, args: &[&str], rescan: bool) -> Value {
+    let mut args = args.to_vec();
+    args.extend(["--since", "3650d", "--output", "json"]);
+    if rescan {
+        args.push("--rescan");
+    }
+    let run = credits(&args);
+    assert_eq!(run.code, 0, "{run:?}");
+    run.json()
 }
 
 /// Edits, key moves and deletes in the app's own tables and names, as an
@@ -104,21 +118,8 @@ fn kept_facts_follow_every_write(
 
     // retry-failed's dry run plans from the kept facts, marks pending
     let retry_plan = |rescan: bool| {
-        let mut args = vec![
-            "retry-failed",
-            "--dry-run",
-            "--include-pending",
-            "--since",
-            "3650d",
-            "--output",
-            "json",
-        ];
-        if rescan {
-            args.push("--rescan");
-        }
-        let run = credits(&args);
-        assert_eq!(run.code, 0, "{run:?}");
-        run.json()["recharges"].clone()
+        let args = ["retry-failed", "--dry-run", "--include-pending"];
+        dry_run_json(credits, &args, rescan)["recharges"].clone()
     };
     let kept_plan = retry_plan(false);
     assert!(
@@ -134,20 +135,7 @@ fn kept_facts_follow_every_write(
 
     // bulk-fix plans from the same facts: the same users, the same credits
     let plan = |rescan: bool| {
-        let mut args = vec![
-            "bulk-fix",
-            "--dry-run",
-            "--since",
-            "3650d",
-            "--output",
-            "json",
-        ];
-        if rescan {
-            args.push("--rescan");
-        }
-        let run = credits(&args);
-        assert_eq!(run.code, 0, "{run:?}");
-        let json = run.json();
+        let json = dry_run_json(credits, &["bulk-fix", "--dry-run"], rescan);
         (
             json["affected_users"].clone(),
             json["planned_credits"].clone(),
