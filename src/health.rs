@@ -296,8 +296,7 @@ pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
     let mut tx = db.snapshot()?;
     settings.scope.apply(&mut tx)?;
     let facts = kept::source(&mut tx, settings.rescan)?;
-    // Counted, not kept.
-    let outcomes = checks::run_all(&mut tx, &facts, false, |_| {})?;
+    let outcomes = checks::count_all(&mut tx, &facts)?;
     let oldest_stuck: i64 = tx
         .query_one(facts.over(sql::HEALTH_METRICS).as_str(), &[])
         .context("running sql/health/metrics.sql")?

@@ -10,9 +10,16 @@
 -- checks read a few percent of the rows instead of re-reading all of them,
 -- each in turn. A new check must not flag such a row (tests/e2e/debug.rs
 -- runs every check alone against the views, as in psql, and compares).
+-- evidence_facts (V024's view) is looked up once, when a check names it.
 WITH recharge_facts AS MATERIALIZED (
          SELECT * FROM credits_ops.recharge_facts r
          WHERE NOT credits_ops.plainly_credited(r.status, r.credits_n, r.smallest_credit, r.amount)),
      user_facts AS MATERIALIZED (
          SELECT * FROM credits_ops.user_facts u
-         WHERE NOT credits_ops.balanced_user(u.has_balance_row, u.balance, u.ledger_sum))
+         WHERE NOT credits_ops.balanced_user(u.has_balance_row, u.balance, u.ledger_sum)),
+     evidence_facts AS (
+         SELECT e.payment_intent_id, e.sources, e.forgeable
+         FROM credits_ops.evidence_summary(ARRAY(
+                  SELECT r.payment_intent_id FROM recharge_facts r
+                  WHERE r.status IN ('failed', 'pending') AND r.credits_n = 0
+                    AND r.payment_intent_id IS NOT NULL)) e)
