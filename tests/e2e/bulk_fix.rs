@@ -108,6 +108,80 @@ fn bulk_fix_repairs_every_affected_user_once() {
     );
 }
 
+/// What each check of `credits debug` counts, by check.
+fn debug_counts(db: &TestDb) -> Vec<(String, i64)> {
+    let debug = db.credits(&["debug", "--output", "json"]);
+    debug.json()["summary"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let count = c["count"].as_i64().unwrap_or(-1);
+            (c["check"].as_str().unwrap().to_string(), count)
+        })
+        .collect()
+}
+
+/// How many audit rows bulk-fix wrote, by action.
+fn audit_actions(db: &TestDb) -> Vec<(String, i64)> {
+    db.client()
+        .query(
+            "SELECT action, count(*) FROM credits_ops.repair_log GROUP BY action ORDER BY action",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
+}
+
+#[test]
+fn batches_on_several_connections_repair_what_one_connection_repairs() {
+    // The same incident twice: one repaired batch after batch on one
+    // connection, the other by four connections taking small batches in turn.
+    let one = TestDb::installed_incident(3000, 300).0;
+    let four = TestDb::installed_incident(3000, 300).0;
+    assert_eq!(debug_counts(&one), debug_counts(&four), "the same incident");
+    let before = recharge_transactions(&four);
+    let runs: Vec<serde_json::Value> = [(&one, "1"), (&four, "4")]
+        .into_iter()
+        .map(|(db, jobs)| {
+            let run = db.credits(&[
+                "bulk-fix",
+                "--yes",
+                "--jobs",
+                jobs,
+                "--batch-size",
+                "5",
+                "--output",
+                "json",
+            ]);
+            assert_eq!(run.code, 0, "--jobs {jobs}: {run:?}");
+            run.json()
+        })
+        .collect();
+    assert_eq!(runs[0]["summary"], runs[1]["summary"]);
+    let affected = runs[1]["affected_users"].as_u64().unwrap();
+    assert!(affected > 100, "{}", runs[1]);
+    assert!(
+        runs[1]["batches"].as_u64().unwrap() >= affected / 5,
+        "batches of at most 5 users: {}",
+        runs[1]
+    );
+    assert_eq!(
+        recharge_transactions(&four) - before,
+        planted_missing(&four),
+        "each missing credit granted once"
+    );
+    assert_eq!(four.violations(), vec![]);
+    assert_eq!(audit_actions(&one), audit_actions(&four));
+    assert_eq!(
+        debug_counts(&one),
+        debug_counts(&four),
+        "the same left for a human"
+    );
+}
+
 #[test]
 fn bulk_fix_dry_run_and_max_credits_write_nothing() {
     let db = TestDb::installed_incident(1000, 100).0;
