@@ -106,12 +106,43 @@ impl Db {
         Ok(tx)
     }
 
+    /// A read-only transaction on the snapshot another connection's
+    /// transaction exported (`export_snapshot`): both read the database at
+    /// the same instant, so one report can be made on two connections.
+    pub fn snapshot_of(&mut self, snapshot: &str) -> Result<Transaction<'_>> {
+        // The server names snapshots like 00000003-0000001B-1.
+        if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            anyhow::bail!("{snapshot:?} is not the name of an exported snapshot");
+        }
+        let mut tx = self
+            .client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()?;
+        tx.batch_execute(&sql::SESSION_IMPORT_SNAPSHOT.replace("{snapshot}", snapshot))
+            .context("reading on another connection's snapshot")?;
+        guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
+        tx.execute(sql::SESSION_SNAPSHOT_MEMORY, &[])
+            .context("setting work_mem for a read-only snapshot")?;
+        Ok(tx)
+    }
+
     /// The bare connection, for the statements that cannot run inside a
     /// transaction (`CREATE INDEX CONCURRENTLY`). Only the simple query
     /// protocol is used on it, so nothing depends on a prepared statement.
     pub fn client(&mut self) -> &mut Client {
         &mut self.client
     }
+}
+
+/// The name of `tx`'s snapshot, for `Db::snapshot_of` on another
+/// connection; None on a standby (see sql/session/export_snapshot.sql).
+pub fn export_snapshot(tx: &mut Transaction<'_>) -> Result<Option<String>> {
+    Ok(tx
+        .query_one(sql::SESSION_EXPORT_SNAPSHOT, &[])
+        .context("exporting the snapshot")?
+        .get("snapshot"))
 }
 
 fn guard(

@@ -293,10 +293,13 @@ pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
     if !settings.rescan {
         kept::refresh(&mut db, kept::REFRESH_BUDGET);
     }
+    // Opened first: the snapshot's transaction then borrows `db`.
+    let mut second = db.reconnect().ok();
     let mut tx = db.snapshot()?;
     settings.scope.apply(&mut tx)?;
+    let side = checks::Side::open(second.as_mut(), &mut tx, &settings.scope)?;
     let facts = kept::source(&mut tx, settings.rescan)?;
-    let outcomes = checks::count_all(&mut tx, &facts)?;
+    let outcomes = checks::count_all(&mut tx, side, &facts)?;
     let oldest_stuck: i64 = tx
         .query_one(facts.over(sql::HEALTH_METRICS).as_str(), &[])
         .context("running sql/health/metrics.sql")?

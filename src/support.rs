@@ -108,7 +108,7 @@ pub fn page(db: &mut Db, subject: &str, stuck_after: Duration) -> Result<(Report
         ],
     );
     let facts = kept::source(&mut tx, false)?;
-    checks::run_all(&mut tx, &facts, true, |finding| {
+    checks::run_all(&mut tx, None, &facts, true, |finding| {
         if finding.user_id.as_deref() == Some(user_id.as_str()) {
             findings.push(vec![
                 finding.check.into(),

@@ -18,9 +18,12 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     if !args.facts.rescan {
         kept::refresh(db, kept::REFRESH_BUDGET);
     }
+    // Opened first: the snapshot's transaction then borrows `db`.
+    let mut second = db.reconnect().ok();
     let mut tx = db.snapshot()?;
     let scope = Scope::resolve(&mut tx, &args.scope)?;
     scope.apply(&mut tx)?;
+    let side = checks::Side::open(second.as_mut(), &mut tx, &scope)?;
     let facts = kept::source(&mut tx, args.facts.rescan)?;
     let mut report = Report::new("debug");
     report.field("database", target);
@@ -38,6 +41,7 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
     let mut shown: HashMap<String, usize> = HashMap::new();
     let outcomes = checks::run_all(
         &mut tx,
+        side,
         &facts,
         scope.user_id.is_some() || scope.payment_intent.is_some(),
         |finding| match &mut stream {
