@@ -169,9 +169,14 @@ fn planned(tx: &mut Transaction<'_>, one_subject: bool) -> Result<(Vec<Outcome>,
         .map(|o| &o.check)
     {
         let branch = format!("({})", check.sql.trim().trim_end_matches(';'));
-        if ["recharge_facts", "user_facts", "evidence_facts"]
+        let code: String = check
+            .sql
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("--"))
+            .collect();
+        if ["recharge_facts", "user_facts"]
             .iter()
-            .any(|facts| check.sql.contains(facts))
+            .any(|facts| code.contains(facts))
         {
             branches.facts.push(branch);
         } else {
@@ -360,13 +365,9 @@ pub fn count_all(
     facts: &Facts,
 ) -> Result<Vec<Outcome>> {
     let (mut outcomes, branches) = planned(tx, false)?;
-    let (main, own) = branches.statements(facts, side.is_some(), |head, union| match head {
-        Some(head) => format!(
-            "{},\nfindings AS (\n{union}\n)\n{}",
-            head.trim_end(),
-            sql::HEALTH_COUNTS
-        ),
-        None => format!("WITH findings AS (\n{union}\n)\n{}", sql::HEALTH_COUNTS),
+    let (main, own) = branches.statements(facts, side.is_some(), |head, union| {
+        let counts = sql::HEALTH_COUNTS.replace("{findings}", union);
+        format!("{}{counts}", head.unwrap_or_default())
     });
     let context = context(facts);
     let counted = |tx: &mut Transaction<'_>, statement: &str| -> Result<Vec<Row>> {
@@ -379,7 +380,6 @@ pub fn count_all(
                 side.commit()?;
                 anyhow::Ok(rows)
             })),
-            (None, Some(own)) => return Ok((counted(tx, &own)?, Vec::new())),
             _ => None,
         };
         let main_rows = match main {

@@ -367,12 +367,6 @@ pub struct BatchOpts {
     /// measured time to stay well under it, so the live webhook never waits long.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "200ms")]
     pub max_transaction: Duration,
-
-    /// Batches run at once, each in its own transaction on its own connection (no two
-    /// share a user or a recharge). 2 repairs about twice as fast as 1; use 1 on a
-    /// server with no CPU to spare for the live app.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
-    pub jobs: u32,
 }
 
 impl BatchOpts {
@@ -380,7 +374,10 @@ impl BatchOpts {
         crate::repair::batches::Sizing {
             max_items: self.batch_size as usize,
             max_transaction: self.max_transaction,
-            jobs: self.jobs as usize,
+            // retry-failed's items are recharges, and one user's may be
+            // in two batches: at once, each would find the other holding
+            // the user's balance row. bulk-fix sets its own (`--jobs`).
+            jobs: 1,
         }
     }
 }
@@ -452,6 +449,12 @@ pub struct BulkFixArgs {
 
     #[command(flatten)]
     pub batches: BatchOpts,
+
+    /// Batches run at once, each in its own transaction on its own connection, never two
+    /// on the same user. 2 repairs about twice as fast as 1 where the server has a second
+    /// core free; use 1 on a server with no CPU to spare for the live app.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub jobs: u32,
 
     /// Refuse the whole run when crediting would grant more than this many credits in total.
     #[arg(long)]

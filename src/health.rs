@@ -17,7 +17,7 @@ use crate::cli::{Format, GlobalOpts, HealthArgs};
 use crate::contract::{self, Need};
 use crate::exit::{Code, fail};
 use crate::kept;
-use crate::output::{Report, say};
+use crate::output::{Report, note, say};
 use crate::scope::{self, Scope};
 use crate::sql;
 
@@ -294,7 +294,10 @@ pub fn measure(global: &GlobalOpts, settings: Settings) -> Result<Health> {
         kept::refresh(&mut db, kept::REFRESH_BUDGET);
     }
     // Opened first: the snapshot's transaction then borrows `db`.
-    let mut second = db.reconnect().ok();
+    let mut second = db
+        .reconnect()
+        .map_err(|error| note(format!("running every check on one connection: {error:#}")))
+        .ok();
     let mut tx = db.snapshot()?;
     settings.scope.apply(&mut tx)?;
     let side = checks::Side::open(second.as_mut(), &mut tx, &settings.scope)?;

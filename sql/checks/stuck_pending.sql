@@ -2,10 +2,7 @@
 -- severity: warning
 -- fix: credits retry-failed --include-pending --paid <payment_intent_id> (only after checking the Stripe dashboard)
 -- Reads recharge_facts (V013): the recharges in scope with what the ledger
--- holds for each, and evidence_facts (V024): the evidence of payment of
--- those failed or pending and not credited, per payment intent, looked up
--- once for the four checks that need it. In psql:
--- SET search_path = credits_ops, public;
+-- holds for each. In psql: SET search_path = credits_ops, public;
 WITH stuck AS (
     SELECT r.* FROM recharge_facts r
     WHERE r.status = 'pending' AND r.credits_n = 0
@@ -22,5 +19,8 @@ SELECT 'STUCK_PENDING'::text AS check_name,
             ELSE 'credits retry-failed --include-pending --paid ' || s.payment_intent_id END AS fix
 FROM stuck s
 WHERE s.payment_intent_id IS NULL
-   OR s.payment_intent_id NOT IN (SELECT e.payment_intent_id FROM evidence_facts e)
+   OR s.payment_intent_id NOT IN (
+        SELECT e.payment_intent_id
+        FROM credits_ops.payment_evidence(ARRAY(SELECT payment_intent_id FROM stuck
+                                                WHERE payment_intent_id IS NOT NULL)) e)
 ORDER BY s.created_at;

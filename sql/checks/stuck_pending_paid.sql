@@ -2,14 +2,15 @@
 -- severity: error
 -- fix: credits retry-failed --include-pending
 -- Reads recharge_facts (V013): the recharges in scope with what the ledger
--- holds for each, and evidence_facts (V024): the evidence of payment of
--- those failed or pending and not credited, per payment intent, looked up
--- once for the four checks that need it. In psql:
--- SET search_path = credits_ops, public;
+-- holds for each. In psql: SET search_path = credits_ops, public;
 WITH stuck AS (
     SELECT r.* FROM recharge_facts r
     WHERE r.status = 'pending' AND r.credits_n = 0
       AND r.created_at < now() - coalesce(nullif(current_setting('credits.stuck_after', true), ''), '1 hour')::interval
+), evidence AS (
+    SELECT e.payment_intent_id, e.sources, e.forgeable
+    FROM credits_ops.evidence_summary(ARRAY(SELECT payment_intent_id FROM stuck
+                                            WHERE payment_intent_id IS NOT NULL)) e
 )
 SELECT 'STUCK_PENDING_PAID'::text AS check_name,
        'error'::text AS severity,
@@ -24,5 +25,5 @@ SELECT 'STUCK_PENDING_PAID'::text AS check_name,
        'credits retry-failed --include-pending --since ' || coalesce(nullif(current_setting('credits.since_arg', true), ''), '7d')
            || CASE WHEN e.forgeable THEN ' --paid ' || s.payment_intent_id ELSE '' END AS fix
 FROM stuck s
-JOIN evidence_facts e ON e.payment_intent_id = s.payment_intent_id
+JOIN evidence e ON e.payment_intent_id = s.payment_intent_id
 ORDER BY s.created_at;

@@ -10,6 +10,7 @@ use crate::db::Db;
 use crate::exit::{Code, fail};
 use crate::interrupt;
 use crate::output::note;
+use crate::repair::batches::Sizing;
 use crate::repair::bulk::{self, Affected, Terms};
 
 pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
@@ -51,7 +52,10 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     let terms = Terms {
         audit: args.write.audit("bulk-fix"),
         reverse_duplicates: args.reverse_duplicates,
-        sizing: args.batches.sizing(),
+        sizing: Sizing {
+            jobs: args.jobs as usize,
+            ..args.batches.sizing()
+        },
         commit: !args.write.dry_run,
     };
     let done = bulk::repair(db, &affected, &terms, &args.stripe)?;

@@ -19,7 +19,10 @@ pub fn run(db: &mut Db, args: &DebugArgs, format: Format) -> Result<Code> {
         kept::refresh(db, kept::REFRESH_BUDGET);
     }
     // Opened first: the snapshot's transaction then borrows `db`.
-    let mut second = db.reconnect().ok();
+    let mut second = db
+        .reconnect()
+        .map_err(|error| note(format!("running every check on one connection: {error:#}")))
+        .ok();
     let mut tx = db.snapshot()?;
     let scope = Scope::resolve(&mut tx, &args.scope)?;
     scope.apply(&mut tx)?;
