@@ -94,16 +94,7 @@ impl Db {
     /// database at the same instant, so a report's parts agree with each
     /// other while the webhook keeps writing.
     pub fn snapshot(&mut self) -> Result<Transaction<'_>> {
-        let mut tx = self
-            .client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()?;
-        guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
-        tx.execute(sql::SESSION_SNAPSHOT_MEMORY, &[])
-            .context("setting work_mem for a read-only snapshot")?;
-        Ok(tx)
+        self.read_only_snapshot(None)
     }
 
     /// A read-only transaction on the snapshot another connection's
@@ -114,14 +105,23 @@ impl Db {
         if snapshot.is_empty() || !snapshot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
             anyhow::bail!("{snapshot:?} is not the name of an exported snapshot");
         }
+        self.read_only_snapshot(Some(snapshot))
+    }
+
+    /// A read-only REPEATABLE READ transaction with the guards and the
+    /// snapshots' memory set, on `imported` (a checked snapshot name)
+    /// when given: importing it must be its first statement.
+    fn read_only_snapshot(&mut self, imported: Option<&str>) -> Result<Transaction<'_>> {
         let mut tx = self
             .client
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
-        tx.batch_execute(&sql::SESSION_IMPORT_SNAPSHOT.replace("{snapshot}", snapshot))
-            .context("reading on another connection's snapshot")?;
+        if let Some(snapshot) = imported {
+            tx.batch_execute(&sql::SESSION_IMPORT_SNAPSHOT.replace("{snapshot}", snapshot))
+                .context("reading on another connection's snapshot")?;
+        }
         guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
         tx.execute(sql::SESSION_SNAPSHOT_MEMORY, &[])
             .context("setting work_mem for a read-only snapshot")?;
