@@ -174,7 +174,7 @@ fn planned(tx: &mut Transaction<'_>, one_subject: bool) -> Result<(Vec<Outcome>,
             .lines()
             .filter(|line| !line.trim_start().starts_with("--"))
             .collect();
-        if ["recharge_facts", "user_facts"]
+        if ["recharge_facts", "user_facts", "evidence_facts"]
             .iter()
             .any(|facts| code.contains(facts))
         {
@@ -207,14 +207,15 @@ impl Branches {
     ) -> (Option<String>, Option<String>) {
         let union =
             |branches: &[String]| (!branches.is_empty()).then(|| branches.join("\nUNION ALL\n"));
+        let head = facts.checks_head();
         if side {
             (
-                union(&self.facts).map(|b| wrap(Some(facts.head()), &b)),
+                union(&self.facts).map(|b| wrap(Some(&head), &b)),
                 union(&self.own).map(|b| wrap(None, &b)),
             )
         } else {
             let all: Vec<String> = self.facts.into_iter().chain(self.own).collect();
-            (union(&all).map(|b| wrap(Some(facts.head()), &b)), None)
+            (union(&all).map(|b| wrap(Some(&head), &b)), None)
         }
     }
 }

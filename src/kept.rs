@@ -29,12 +29,18 @@ pub enum Facts {
 }
 
 impl Facts {
-    /// The head of the checks' statement (see `checks::run_all`).
-    pub fn head(&self) -> &'static str {
+    /// The facts' head: recharge_facts and user_facts.
+    fn head(&self) -> &'static str {
         match self {
             Facts::Kept { .. } => sql::KEPT_FACTS,
             Facts::Tables { .. } => sql::DEBUG_FACTS,
         }
+    }
+
+    /// The head of the checks' statement: the facts' head, and the evidence
+    /// of payment the checks share (sql/debug/evidence_facts.sql).
+    pub fn checks_head(&self) -> String {
+        format!("{}{}", self.head(), sql::DEBUG_EVIDENCE_FACTS)
     }
 
     /// `query` (a file naming recharge_facts and user_facts, as V013's

@@ -2,7 +2,8 @@
 -- severity: warning
 -- fix: credits retry-failed --paid <payment_intent_id> (only after checking the Stripe dashboard)
 -- Reads recharge_facts (V013): the recharges in scope with what the ledger
--- holds for each. In psql: SET search_path = credits_ops, public;
+-- holds for each, and evidence_facts (V025): their evidence, by payment
+-- intent. In psql: SET search_path = credits_ops, public;
 WITH failed AS (
     SELECT r.* FROM recharge_facts r
     WHERE r.status = 'failed' AND r.credits_n = 0
@@ -20,8 +21,5 @@ SELECT 'FAILED_UNVERIFIED'::text AS check_name,
             ELSE 'credits retry-failed --paid ' || f.payment_intent_id END AS fix
 FROM failed f
 WHERE f.payment_intent_id IS NULL
-   OR f.payment_intent_id NOT IN (
-        SELECT e.payment_intent_id
-        FROM credits_ops.payment_evidence(ARRAY(SELECT payment_intent_id FROM failed
-                                                WHERE payment_intent_id IS NOT NULL)) e)
+   OR NOT ((SELECT ev.by_payment_intent FROM evidence_facts ev) ? f.payment_intent_id)
 ORDER BY f.created_at;

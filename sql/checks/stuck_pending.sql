@@ -2,7 +2,8 @@
 -- severity: warning
 -- fix: credits retry-failed --include-pending --paid <payment_intent_id> (only after checking the Stripe dashboard)
 -- Reads recharge_facts (V013): the recharges in scope with what the ledger
--- holds for each. In psql: SET search_path = credits_ops, public;
+-- holds for each, and evidence_facts (V025): their evidence, by payment
+-- intent. In psql: SET search_path = credits_ops, public;
 WITH stuck AS (
     SELECT r.* FROM recharge_facts r
     WHERE r.status = 'pending' AND r.credits_n = 0
@@ -19,8 +20,5 @@ SELECT 'STUCK_PENDING'::text AS check_name,
             ELSE 'credits retry-failed --include-pending --paid ' || s.payment_intent_id END AS fix
 FROM stuck s
 WHERE s.payment_intent_id IS NULL
-   OR s.payment_intent_id NOT IN (
-        SELECT e.payment_intent_id
-        FROM credits_ops.payment_evidence(ARRAY(SELECT payment_intent_id FROM stuck
-                                                WHERE payment_intent_id IS NOT NULL)) e)
+   OR NOT ((SELECT ev.by_payment_intent FROM evidence_facts ev) ? s.payment_intent_id)
 ORDER BY s.created_at;
