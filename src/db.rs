@@ -124,7 +124,7 @@ impl Db {
         }
         guard(&mut tx, &self.statement_timeout_ms, &self.lock_timeout_ms)?;
         tx.execute(sql::SESSION_SNAPSHOT_MEMORY, &[])
-            .context("setting work_mem for a read-only snapshot")?;
+            .context("setting work_mem, JIT and parallel workers for a read-only snapshot")?;
         Ok(tx)
     }
 
