@@ -8,6 +8,10 @@
 -- recharges is plainly credited and none of these users balanced, so the
 -- heads' facts hold them all.
 -- credits: what crediting their completed recharges grants (for --max-credits).
+-- recharges: the user's recharges in the window the repair looks at (those
+-- above, and the duplicated or credited another amount it reports), so
+-- each batch reads these alone (fix_users' p_recharges, V026), not every
+-- recharge of its users.
 -- In psql, against V013's views:
 --   SET search_path = credits_ops, public; SET credits.since = '2026-11-24';
 WITH recharge_users AS (
@@ -16,11 +20,17 @@ WITH recharge_users AS (
     -- of materializing every kept recharge.
     SELECT r.user_id,
            coalesce(sum(r.amount) FILTER (WHERE r.status = 'completed' AND r.credits_n = 0), 0)::bigint
-               AS credits
+               AS credits,
+           bool_or((r.status = 'completed' AND r.credits_n = 0)
+                   OR (r.status IN ('pending', 'failed') AND r.credits_n > 0)
+                   OR ($1 AND r.credits_n > 1 AND r.credited + r.adjusted > r.amount)) AS affected,
+           array_agg(r.id ORDER BY r.id) AS recharges
     FROM recharge_facts r
     WHERE (r.status = 'completed' AND r.credits_n = 0)
        OR (r.status IN ('pending', 'failed') AND r.credits_n > 0)
-       OR ($1 AND r.credits_n > 1 AND r.credited + r.adjusted > r.amount)
+       OR r.credits_n > 1
+       OR r.smallest_credit <> r.amount
+       OR r.largest_credit <> r.amount
     GROUP BY r.user_id
 ), drifted AS (
     SELECT DISTINCT u.user_id
@@ -28,8 +38,11 @@ WITH recharge_users AS (
     WHERE u.balance IS DISTINCT FROM u.ledger_sum
       AND NOT (u.ledger_n = 0 AND u.balance = 0)
 )
-SELECT coalesce(r.user_id, d.user_id) AS user_id, coalesce(r.credits, 0)::bigint AS credits
+SELECT coalesce(r.user_id, d.user_id) AS user_id,
+       coalesce(r.credits, 0)::bigint AS credits,
+       coalesce(r.recharges, '{}') AS recharges
 FROM recharge_users r
 FULL JOIN drifted d ON d.user_id = r.user_id
 WHERE coalesce(r.user_id, d.user_id) IS NOT NULL
+  AND (r.affected OR d.user_id IS NOT NULL)
 ORDER BY 1;

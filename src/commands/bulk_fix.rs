@@ -25,7 +25,7 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
     let planned = affected.planned_credits;
     note(format!(
         "{} affected user(s) since {}; crediting their completed recharges grants {planned} credits",
-        affected.users.len(),
+        affected.len(),
         crate::output::time(&affected.since)
     ));
     if let Some(max) = args.max_credits
@@ -39,13 +39,13 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
             ),
         ));
     }
-    if affected.users.is_empty() {
+    if affected.is_empty() {
         note("nothing to repair");
     } else if !args.write.dry_run {
         confirm(
             &args.write,
             &db.target,
-            &format!("repair {} user(s) in short batches", affected.users.len()),
+            &format!("repair {} user(s) in short batches", affected.len()),
         )?;
     }
     interrupt::listen();

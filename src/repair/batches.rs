@@ -77,6 +77,18 @@ const RETRY_PAUSES: [Duration; 3] = [
     Duration::from_millis(3000),
 ];
 
+/// What a run is cut into batches of: a user or a recharge, named by its id
+/// (in the outcomes, in what is reported locked or failed).
+pub trait Item: Clone + Send + Sync {
+    fn id(&self) -> &str;
+}
+
+impl Item for String {
+    fn id(&self) -> &str {
+        self
+    }
+}
+
 /// What one batch did, as a worker reports it to the runner.
 struct Batch {
     items: usize,
@@ -96,13 +108,13 @@ struct Batch {
 /// held back and the item retried, the rest go to `sink` as they come (in
 /// the order batches end). With `commit` false every batch is rolled back
 /// (a dry run). `what` names the items on the progress bar.
-pub fn run(
+pub fn run<T: Item>(
     db: &mut Db,
-    items: &[String],
+    items: &[T],
     sizing: Sizing,
     commit: bool,
     what: &str,
-    repair: impl Fn(&mut Transaction<'_>, &[String]) -> Result<Vec<Outcome>> + Sync,
+    repair: impl Fn(&mut Transaction<'_>, &[T]) -> Result<Vec<Outcome>> + Sync,
     mut sink: impl FnMut(Vec<Outcome>),
 ) -> Result<Run> {
     let mut more = Vec::new();
@@ -122,7 +134,7 @@ pub fn run(
     let mut connections: Vec<&mut Db> = std::iter::once(db).chain(more.iter_mut()).collect();
     let mut run = Run::default();
     // The first round reads the caller's items; later ones own what was locked.
-    let mut pending: Cow<'_, [String]> = Cow::Borrowed(items);
+    let mut pending: Cow<'_, [T]> = Cow::Borrowed(items);
     let progress = progress_bar(items.len() as u64, what);
     // Each round but the last is followed by a pause and a retry of what it
     // found locked.
@@ -180,7 +192,8 @@ pub fn run(
             run.interrupted = true;
             // After the first round, what is left was found locked before.
             if round > 0 {
-                run.locked.extend(pending[taken..].iter().cloned());
+                run.locked
+                    .extend(pending[taken..].iter().map(|i| i.id().to_owned()));
             }
             run.locked.extend(locked);
             return Ok(run);
@@ -195,7 +208,13 @@ pub fn run(
             std::thread::sleep(*pause);
         }
         locked.sort();
-        pending = Cow::Owned(locked);
+        pending = Cow::Owned(
+            pending
+                .iter()
+                .filter(|i| locked.binary_search_by(|l| l.as_str().cmp(i.id())).is_ok())
+                .cloned()
+                .collect(),
+        );
     }
     Ok(run)
 }
@@ -204,14 +223,14 @@ pub fn run(
 /// is pressed or another worker stopped the run (`halt`), each batch sized
 /// by its own measured time, and reports each.
 #[allow(clippy::too_many_arguments)]
-fn work(
+fn work<T: Item>(
     db: &mut Db,
-    pending: &[String],
+    pending: &[T],
     next: &Mutex<usize>,
     halt: &AtomicBool,
     sizing: Sizing,
     commit: bool,
-    repair: &(impl Fn(&mut Transaction<'_>, &[String]) -> Result<Vec<Outcome>> + Sync),
+    repair: &(impl Fn(&mut Transaction<'_>, &[T]) -> Result<Vec<Outcome>> + Sync),
     report: &mpsc::Sender<Result<Batch>>,
 ) {
     let mut size = sizing.max_items.clamp(1, 16);
@@ -242,11 +261,11 @@ fn work(
 
 /// One batch in one transaction; when it fails for a reason of one item's
 /// data, redone item by item, so one bad row does not hold back the rest.
-fn one_batch(
+fn one_batch<T: Item>(
     db: &mut Db,
     commit: bool,
-    batch: &[String],
-    repair: &impl Fn(&mut Transaction<'_>, &[String]) -> Result<Vec<Outcome>>,
+    batch: &[T],
+    repair: &impl Fn(&mut Transaction<'_>, &[T]) -> Result<Vec<Outcome>>,
 ) -> Result<Batch> {
     let started = Instant::now();
     let mut failed = Vec::new();
@@ -258,7 +277,7 @@ fn one_batch(
                 match in_transaction(db, commit, std::slice::from_ref(item), repair) {
                     Ok(one) => outcomes.extend(one),
                     Err(error) if is_data_error(&error) => {
-                        failed.push((item.clone(), format!("{error:#}")))
+                        failed.push((item.id().to_owned(), format!("{error:#}")))
                     }
                     Err(error) => return Err(error),
                 }
@@ -325,18 +344,18 @@ fn progress_bar(total: u64, what: &str) -> ProgressBar {
 
 /// The item a skipped outcome stands for: the recharge in a batch of
 /// recharges, else its user.
-fn item_of(outcome: &Outcome, batch: &[String]) -> String {
+fn item_of<T: Item>(outcome: &Outcome, batch: &[T]) -> String {
     match &outcome.recharge_id {
-        Some(recharge) if batch.contains(recharge) => recharge.clone(),
+        Some(recharge) if batch.iter().any(|i| i.id() == recharge) => recharge.clone(),
         _ => outcome.user_id.clone(),
     }
 }
 
-fn in_transaction(
+fn in_transaction<T: Item>(
     db: &mut Db,
     commit: bool,
-    batch: &[String],
-    repair: &impl Fn(&mut Transaction<'_>, &[String]) -> Result<Vec<Outcome>>,
+    batch: &[T],
+    repair: &impl Fn(&mut Transaction<'_>, &[T]) -> Result<Vec<Outcome>>,
 ) -> Result<Vec<Outcome>> {
     let mut tx = db.transaction()?;
     let outcomes = repair(&mut tx, batch)?;

@@ -16,11 +16,40 @@ use crate::sql;
 
 use super::{Action, Audit, Tally, batches, fix_users, stripe};
 
-/// The users to repair, and what crediting their completed recharges grants.
+/// The users to repair, each with the recharges its repair looks at, and
+/// what crediting their completed recharges grants.
 pub struct Affected {
     pub since: DateTime<Utc>,
-    pub users: Vec<String>,
     pub planned_credits: i64,
+    /// Each user's entry, one after the other: its id, then its planned
+    /// recharges' ids, each ended by a NUL (which PostgreSQL's text cannot
+    /// hold). One string: at 10M recharges there are about 400,000 users
+    /// and 540,000 planned recharges, where a `String` each takes about
+    /// twice the room.
+    entries: String,
+    /// Where each user's entry ends in `entries`.
+    ends: Vec<usize>,
+}
+
+/// One affected user: its id, and the recharges of it the plan found to
+/// credit, complete, reverse or report (sql/repair/affected_users.sql).
+#[derive(Clone, Copy)]
+pub struct PlannedUser<'a>(&'a str);
+
+impl<'a> PlannedUser<'a> {
+    fn user(self) -> &'a str {
+        self.0.split('\0').next().unwrap_or_default()
+    }
+
+    fn recharges(self) -> impl Iterator<Item = &'a str> {
+        self.0.split_terminator('\0').skip(1)
+    }
+}
+
+impl batches::Item for PlannedUser<'_> {
+    fn id(&self) -> &str {
+        self.user()
+    }
 }
 
 impl Affected {
@@ -39,8 +68,9 @@ impl Affected {
     ) -> Result<Affected> {
         let mut affected = Affected {
             since,
-            users: Vec::new(),
             planned_credits: 0,
+            entries: String::new(),
+            ends: Vec::new(),
         };
         if fold {
             kept::refresh(db, kept::REFRESH_BUDGET);
@@ -58,13 +88,38 @@ impl Affected {
             .query_raw(statement.as_str(), params)
             .context("reading the affected users (sql/repair/affected_users.sql)")?;
         while let Some(row) = rows.next()? {
-            affected.users.push(row.get("user_id"));
+            affected.push(row.get("user_id"), row.get("recharges"));
             affected.planned_credits += row.get::<_, i64>("credits");
         }
         drop(rows);
         tx.commit()?;
-        affected.users.shrink_to_fit();
+        affected.entries.shrink_to_fit();
+        affected.ends.shrink_to_fit();
         Ok(affected)
+    }
+
+    fn push(&mut self, user: &str, recharges: Vec<&str>) {
+        for id in std::iter::once(user).chain(recharges) {
+            self.entries.push_str(id);
+            self.entries.push('\0');
+        }
+        self.ends.push(self.entries.len());
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// The users in the plan's order.
+    pub fn users(&self) -> impl Iterator<Item = PlannedUser<'_>> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(&self.ends)
+            .map(|(start, &end)| PlannedUser(&self.entries[start..end]))
     }
 }
 
@@ -130,16 +185,20 @@ fn pass(
     stripe: Option<&stripe::Verdicts>,
     sink: impl FnMut(Vec<super::Outcome>),
 ) -> Result<batches::Run> {
+    let users: Vec<PlannedUser<'_>> = affected.users().collect();
     batches::run(
         db,
-        &affected.users,
+        &users,
         terms.sizing,
         commit,
         "users",
         |tx, batch| {
+            let ids: Vec<&str> = batch.iter().map(|u| u.user()).collect();
+            let recharges: Vec<&str> = batch.iter().flat_map(|u| u.recharges()).collect();
             fix_users(
                 tx,
-                batch,
+                &ids,
+                Some(&recharges),
                 &terms.audit,
                 terms.reverse_duplicates,
                 true,
@@ -153,8 +212,7 @@ fn pass(
 impl Done {
     pub fn report(&self, database: String, affected: &Affected, dry_run: bool) -> Report {
         let (tally, run, stripe) = (&self.tally, &self.run, &self.stripe);
-        let (since, users, planned_credits) =
-            (affected.since, &affected.users, affected.planned_credits);
+        let (since, planned_credits) = (affected.since, affected.planned_credits);
         let mut summary = Section::new(
             "summary",
             if dry_run {
@@ -199,7 +257,7 @@ impl Done {
         report.field("database", database);
         report.field("since", crate::output::time(&since));
         report.field("dry_run", dry_run);
-        report.field("affected_users", users.len());
+        report.field("affected_users", affected.len());
         report.field("planned_credits", planned_credits);
         report.field("batches", run.batches);
         report.field("longest_batch_ms", run.longest.as_millis() as u64);
@@ -211,5 +269,37 @@ impl Done {
         }
         report.sections = vec![summary, left];
         report
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use batches::Item;
+
+    #[test]
+    fn each_user_comes_back_with_its_own_planned_recharges() {
+        let mut affected = Affected {
+            since: Utc::now(),
+            planned_credits: 0,
+            entries: String::new(),
+            ends: Vec::new(),
+        };
+        affected.push("u1", vec!["r1", "r2"]);
+        affected.push("u2", vec![]);
+        affected.push("u3", vec!["r3"]);
+        let users: Vec<(String, Vec<&str>)> = affected
+            .users()
+            .map(|u| (u.id().to_owned(), u.recharges().collect()))
+            .collect();
+        assert_eq!(
+            users,
+            vec![
+                ("u1".to_owned(), vec!["r1", "r2"]),
+                ("u2".to_owned(), vec![]),
+                ("u3".to_owned(), vec!["r3"]),
+            ]
+        );
+        assert_eq!(affected.len(), 3);
     }
 }

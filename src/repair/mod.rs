@@ -129,13 +129,15 @@ pub struct Audit<'a> {
     pub command: &'a str,
 }
 
-/// The fix-user repair of a batch of users, in `tx`. With `skip_locked`,
-/// users with a row someone else holds are left alone and come back as
-/// skipped_locked; without it their locks are waited for (lock_timeout).
-/// With `stripe`, what Stripe refused is not credited.
+/// The fix-user repair of a batch of users, in `tx`: of their recharges,
+/// only `recharges` when given (bulk-fix's plan), else every one. With
+/// `skip_locked`, users with a row someone else holds are left alone and
+/// come back as skipped_locked; without it their locks are waited for
+/// (lock_timeout). With `stripe`, what Stripe refused is not credited.
 pub fn fix_users(
     tx: &mut Transaction<'_>,
-    users: &[String],
+    users: &[&str],
+    recharges: Option<&[&str]>,
     audit: &Audit<'_>,
     reverse_duplicates: bool,
     skip_locked: bool,
@@ -151,6 +153,7 @@ pub fn fix_users(
             &reverse_duplicates,
             &skip_locked,
             &stripe.map(stripe::Verdicts::json),
+            &recharges,
         ],
     )?;
     Outcome::all(&rows)

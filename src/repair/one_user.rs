@@ -118,7 +118,8 @@ fn repair(tx: &mut Transaction<'_>, user_id: &str, terms: &Terms<'_>) -> Result<
     let before = ledger(tx, user_id)?;
     let outcomes = fix_users(
         tx,
-        &[user_id.to_string()],
+        &[user_id],
+        None,
         &terms.audit,
         terms.reverse_duplicates,
         false,

@@ -208,6 +208,49 @@ fn bulk_fix_dry_run_and_max_credits_write_nothing() {
     assert_eq!(db.fingerprint(), before);
 }
 
+/// bulk-fix repairs what its plan found in the window, and credits what
+/// the plan counted for --max-credits: an older recharge of the same user,
+/// completed without its credit, is left to fix-user, which reads every
+/// recharge of its user.
+#[test]
+fn bulk_fix_credits_what_its_plan_counted_and_fix_user_the_rest() {
+    let db = TestDb::installed_incident(1000, 100).0;
+    let user = db.planted("MISSING_TRANSACTION").user;
+    let old: String = db
+        .client()
+        .query_one(
+            "INSERT INTO credit_recharge (user_id, amount, status, payment_intent_id, created_at) \
+             VALUES ($1::text::uuid, 40, 'completed', 'pi_old_window', now() - interval '30 days') \
+             RETURNING id::text",
+            &[&user],
+        )
+        .unwrap()
+        .get(0);
+    let credits_of_old = |db: &TestDb| -> i64 {
+        db.client()
+            .query_one(
+                "SELECT count(*) FROM credit_transaction WHERE related_recharge_id = $1::text::uuid",
+                &[&old],
+            )
+            .unwrap()
+            .get(0)
+    };
+
+    let run = db.credits(&["bulk-fix", "--yes", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let report = run.json();
+    assert_eq!(
+        report["summary"][0]["credits_granted"], report["planned_credits"],
+        "{report}"
+    );
+    assert_eq!(credits_of_old(&db), 0, "outside the window: {report}");
+
+    let fixed = db.credits(&["fix-user", &user, "--yes", "--output", "json"]);
+    assert_eq!(fixed.code, 0, "{fixed:?}");
+    assert_eq!(credits_of_old(&db), 1, "{fixed:?}");
+    assert_eq!(db.violations(), vec![]);
+}
+
 #[test]
 fn locked_users_are_skipped_reported_and_fixed_by_a_rerun() {
     let db = TestDb::installed_incident(1000, 100).0;
