@@ -1,7 +1,7 @@
 -- The batch repair (credits_ops.fix_users, V022) reads only the recharges
 -- its caller names, when it names them (p_recharges). bulk-fix's plan knows
 -- which recharges of its users the repair would look at: to credit, to
--- mark completed, duplicated, credited another amount (about 1.4 per
+-- mark completed, duplicated, credited another amount (about 1.3 per
 -- affected user at 1M). The batch read every recharge of its users, about
 -- ten each, with a probe of the ledger for each: at 1M, 42 ms of a batch
 -- of 250 users against 9.5 ms for the planned ones alone (psql, 40 batches
