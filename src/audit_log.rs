@@ -3,10 +3,11 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 use postgres::{Row, Transaction};
 use serde_json::Value;
 
-use crate::output::Section;
 use crate::sql;
 
 /// Which entries: each filter None when not given.
@@ -18,60 +19,59 @@ pub struct Filter<'a> {
     pub limit: Option<i64>,
 }
 
-/// The entries matching `filter`, newest first.
-pub fn entries(tx: &mut Transaction<'_>, filter: &Filter<'_>) -> Result<Vec<Row>> {
-    Ok(tx.query(
-        sql::LOG_LIST,
-        &[
-            &filter.since,
-            &filter.user_id,
-            &filter.reason,
-            &filter.action,
-            &filter.limit,
-        ],
-    )?)
+/// The columns of an entry, as `row` gives them.
+pub const COLUMNS: &[&str] = &[
+    "logged_at",
+    "operator",
+    "reason",
+    "command",
+    "action",
+    "recharge_id",
+    "user_id",
+    "credits_delta",
+    "balance_before",
+    "balance_after",
+    "detail",
+];
+
+/// The entries matching `filter`, newest first, each handed to `entry` as
+/// it arrives: `log --all` over a bulk repair's half a million entries
+/// never holds them.
+pub fn each(
+    tx: &mut Transaction<'_>,
+    filter: &Filter<'_>,
+    mut entry: impl FnMut(&Row),
+) -> Result<()> {
+    let params: [&(dyn ToSql + Sync); 5] = [
+        &filter.since,
+        &filter.user_id,
+        &filter.reason,
+        &filter.action,
+        &filter.limit,
+    ];
+    let mut rows = tx.query_raw(sql::LOG_LIST, params)?;
+    while let Some(row) = rows.next()? {
+        entry(&row);
+    }
+    Ok(())
 }
 
-/// A report section of entries.
-pub fn section<'a>(
-    name: &'static str,
-    title: &str,
-    rows: impl IntoIterator<Item = &'a Row>,
-) -> Section {
-    let mut section = Section::new(
-        name,
-        title,
-        &[
-            "logged_at",
-            "operator",
-            "reason",
-            "command",
-            "action",
-            "recharge_id",
-            "user_id",
-            "credits_delta",
-            "balance_before",
-            "balance_after",
-            "detail",
-        ],
-    );
-    for row in rows {
-        let text = |column: &str| row.get::<_, Option<String>>(column).into();
-        let number = |column: &str| row.get::<_, Option<i64>>(column).into();
-        section.push(vec![
-            crate::output::time(&row.get::<_, DateTime<Utc>>("logged_at")).into(),
-            text("operator"),
-            text("reason"),
-            text("command"),
-            text("action"),
-            text("recharge_id"),
-            text("user_id"),
-            number("credits_delta"),
-            number("balance_before"),
-            number("balance_after"),
-            // A JSON value in JSON; tables and CSV print it as JSON text.
-            row.get::<_, Option<Value>>("detail").unwrap_or(Value::Null),
-        ]);
-    }
-    section
+/// One entry as a report row, in `COLUMNS`' order.
+pub fn row(row: &Row) -> Vec<Value> {
+    let text = |column: &str| row.get::<_, Option<String>>(column).into();
+    let number = |column: &str| row.get::<_, Option<i64>>(column).into();
+    vec![
+        crate::output::time(&row.get::<_, DateTime<Utc>>("logged_at")).into(),
+        text("operator"),
+        text("reason"),
+        text("command"),
+        text("action"),
+        text("recharge_id"),
+        text("user_id"),
+        number("credits_delta"),
+        number("balance_before"),
+        number("balance_after"),
+        // A JSON value in JSON; tables and CSV print it as JSON text.
+        row.get::<_, Option<Value>>("detail").unwrap_or(Value::Null),
+    ]
 }

@@ -121,7 +121,8 @@ pub fn page(db: &mut Db, subject: &str, stuck_after: Duration) -> Result<(Report
         }
     })?;
 
-    let recent = audit_log::entries(
+    let mut audit = Section::new("audit", "Recent audit log", audit_log::COLUMNS);
+    audit_log::each(
         &mut tx,
         &audit_log::Filter {
             since: DateTime::<Utc>::UNIX_EPOCH,
@@ -130,9 +131,26 @@ pub fn page(db: &mut Db, subject: &str, stuck_after: Duration) -> Result<(Report
             action: None,
             limit: Some(20),
         },
+        |entry| audit.push(audit_log::row(entry)),
     )?;
-    let audit = audit_log::section("audit", "Recent audit log", &recent);
-    let writers = trail::writers(&mut tx, DateTime::UNIX_EPOCH, Some(&user_id), Some(20))?;
+    // Only where the balance audit trail was ever enabled.
+    let writers = if trail::exists(&mut tx)? {
+        let mut writers = Section::new(
+            "writers",
+            "Balance writers (newest first)",
+            trail::WRITER_COLUMNS,
+        );
+        trail::writers(
+            &mut tx,
+            DateTime::UNIX_EPOCH,
+            Some(&user_id),
+            Some(20),
+            |row| writers.push(row),
+        )?;
+        Some(writers)
+    } else {
+        None
+    };
     tx.commit()?;
 
     let mut report = Report::new("support");
@@ -140,7 +158,6 @@ pub fn page(db: &mut Db, subject: &str, stuck_after: Duration) -> Result<(Report
     report.field("user_id", user_id.to_string());
     report.field("email", email.map_or(Value::Null, Value::from));
     report.sections = vec![user, recharges, findings, audit];
-    // Only where the balance audit trail was ever enabled.
     report.sections.extend(writers);
     report.csv_section = "recharges";
     Ok((report, user_id.to_string()))

@@ -9,6 +9,8 @@ pub mod ops;
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 use postgres::{GenericClient, Transaction};
 use serde_json::{Value, json};
 
@@ -256,53 +258,57 @@ fn log(tx: &mut Transaction<'_>, write: &WriteOpts, action: &str, detail: &Value
     Ok(())
 }
 
-/// The trail for `log --writers` and `support`, newest first; None when the
-/// trail was never enabled.
+/// The columns of the trail's rows, as `writers` gives them.
+pub const WRITER_COLUMNS: &[&str] = &[
+    "at",
+    "xact_id",
+    "user_id",
+    "db_role",
+    "application_name",
+    "balance_before",
+    "balance_after",
+    "balance_delta",
+    "ledger_delta",
+    "ledger_rows",
+    "status_changes",
+    "by_credits",
+    "moved_without_ledger",
+];
+
+/// Whether the trail was ever enabled here (its table exists).
+pub fn exists(tx: &mut Transaction<'_>) -> Result<bool> {
+    relation_exists(tx, TABLE)
+}
+
+/// The trail for `log --writers` and `support`, newest first, each row
+/// handed to `row` as it arrives, in `WRITER_COLUMNS`' order. Only where
+/// the trail `exists`.
 pub fn writers(
     tx: &mut Transaction<'_>,
     since: DateTime<Utc>,
     user_id: Option<&str>,
     limit: Option<i64>,
-) -> Result<Option<Section>> {
-    if !relation_exists(tx, TABLE)? {
-        return Ok(None);
-    }
-    let mut section = Section::new(
-        "writers",
-        "Balance writers (newest first)",
-        &[
-            "at",
-            "xact_id",
-            "user_id",
-            "db_role",
-            "application_name",
-            "balance_before",
-            "balance_after",
-            "balance_delta",
-            "ledger_delta",
-            "ledger_rows",
-            "status_changes",
-            "by_credits",
-            "moved_without_ledger",
-        ],
-    );
-    for row in tx.query(sql::TRAIL_WRITERS, &[&since, &user_id, &limit])? {
-        let number = |column: &str| row.get::<_, Option<i64>>(column).into();
-        section.push(vec![
-            crate::output::time(&row.get::<_, DateTime<Utc>>("at")).into(),
+    mut row: impl FnMut(Vec<Value>),
+) -> Result<()> {
+    let params: [&(dyn ToSql + Sync); 3] = [&since, &user_id, &limit];
+    let mut rows = tx.query_raw(sql::TRAIL_WRITERS, params)?;
+    while let Some(r) = rows.next()? {
+        let number = |column: &str| r.get::<_, Option<i64>>(column).into();
+        row(vec![
+            crate::output::time(&r.get::<_, DateTime<Utc>>("at")).into(),
             number("xact_id"),
-            row.get::<_, String>("user_id").into(),
-            row.get::<_, String>("db_role").into(),
-            row.get::<_, String>("application_name").into(),
+            r.get::<_, String>("user_id").into(),
+            r.get::<_, String>("db_role").into(),
+            r.get::<_, String>("application_name").into(),
             number("balance_before"),
             number("balance_after"),
             number("balance_delta"),
             number("ledger_delta"),
-            row.get::<_, i32>("ledger_rows").into(),
-            row.get::<_, Value>("status_changes"),
-            row.get::<_, bool>("by_credits").into(),
-            row.get::<_, bool>("moved_without_ledger").into(),
+            r.get::<_, i32>("ledger_rows").into(),
+            r.get::<_, Value>("status_changes"),
+            r.get::<_, bool>("by_credits").into(),
+            r.get::<_, bool>("moved_without_ledger").into(),
         ]);
     }
-    Ok(Some(section))
+    Ok(())
 }
