@@ -244,8 +244,7 @@ pub fn run<T: Item>(
 
 /// One worker: takes the next batch of `pending` until none is left, Ctrl-C
 /// is pressed or another worker stopped the run (`halt`), each batch sized
-/// by its own measured time, and reports each (`report` false: nobody
-/// listens any more).
+/// by its own measured time, and reports each (`report` false: stop).
 #[allow(clippy::too_many_arguments)]
 fn work<T: Item>(
     db: &mut Db,
