@@ -1,12 +1,15 @@
 //! Stripe's payments against the ledger's recharges, a page at a time: each
-//! page is matched with one query, so payments are never all held at once
-//! (only their ids, to find at the end the credits Stripe never collected).
+//! page is matched with one query and its disagreements handed on as they
+//! are found, so neither payments nor findings are ever all held at once
+//! (only ids, to find at the end the credits Stripe never collected).
 
 use std::collections::{HashMap, HashSet};
 
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use postgres::Transaction;
+use postgres::fallible_iterator::FallibleIterator;
+use postgres::types::ToSql;
 
 use crate::sql;
 use crate::stripe::api::{CheckoutSession, PaymentIntent};
@@ -291,7 +294,8 @@ pub fn classify(
     }
 }
 
-/// Reconciles pages of payments as they come, then what no payment named.
+/// Reconciles pages of payments as they come, then what no payment named;
+/// each disagreement goes to the `found` callback of the call that finds it.
 pub struct Reconciler {
     key_mode: Option<Mode>,
     metadata_key: String,
@@ -303,7 +307,6 @@ pub struct Reconciler {
     pub payments: u64,
     /// The modes of the payments read (an export may say).
     pub modes: HashSet<Mode>,
-    pub findings: Vec<Finding>,
 }
 
 impl Reconciler {
@@ -316,12 +319,16 @@ impl Reconciler {
             paid_by: HashMap::new(),
             payments: 0,
             modes: HashSet::new(),
-            findings: Vec::new(),
         }
     }
 
     /// One page of payments, matched in one query.
-    pub fn page(&mut self, tx: &mut Transaction<'_>, payments: &[Payment]) -> Result<()> {
+    pub fn page(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        payments: &[Payment],
+        found: &mut impl FnMut(Finding),
+    ) -> Result<()> {
         let keys: Vec<(&str, Option<&str>)> = payments
             .iter()
             .map(|p| (p.id.as_str(), p.recharge_ref.as_deref()))
@@ -339,7 +346,7 @@ impl Reconciler {
                         .insert(recharge.id.clone(), payment.id.clone())
                         .filter(|first| *first != payment.id)
                 {
-                    self.findings.push(Finding {
+                    found(Finding {
                         category: Category::TwoPaymentsOneRecharge,
                         payment_intent_id: Some(payment.id.clone()),
                         recharge_id: Some(recharge.id.clone()),
@@ -358,27 +365,38 @@ impl Reconciler {
                     continue;
                 }
             }
-            self.findings.extend(classify(
+            if let Some(finding) = classify(
                 payment,
                 recharge.as_ref(),
                 self.key_mode,
                 &self.metadata_key,
-            ));
+            ) {
+                found(finding);
+            }
         }
         Ok(())
     }
 
     /// After the last page: the recharges credited since `since` for a
-    /// payment intent that Stripe did not list.
-    pub fn finish(&mut self, tx: &mut Transaction<'_>, since: DateTime<Utc>) -> Result<()> {
+    /// payment intent that Stripe did not list, handed on as they are read.
+    pub fn finish(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        since: DateTime<Utc>,
+        found: &mut impl FnMut(Finding),
+    ) -> Result<()> {
         let seen: Vec<&str> = self.seen.iter().map(String::as_str).collect();
         let matched: Vec<&str> = self.matched.iter().map(String::as_str).collect();
-        let rows = tx
-            .query(sql::STRIPE_CREDITED_UNSEEN, &[&since, &seen, &matched])
+        let params: [&(dyn ToSql + Sync); 3] = [&since, &seen, &matched];
+        let mut rows = tx
+            .query_raw(sql::STRIPE_CREDITED_UNSEEN, params)
             .context("finding credited recharges without a payment")?;
-        for row in rows {
+        while let Some(row) = rows
+            .next()
+            .context("reading credited recharges without a payment")?
+        {
             let payment_intent: String = row.get("payment_intent_id");
-            self.findings.push(Finding {
+            found(Finding {
                 category: Category::CreditedNotPaid,
                 detail: format!(
                     "credited, but Stripe lists no payment intent {payment_intent} created since {}",

@@ -1,6 +1,7 @@
 //! `credits stripe reconcile`: every payment since --since against its
 //! recharge, from the API or a Dashboard export, matched a page at a time
-//! (`reconcile::Reconciler`), with a spinner on a terminal.
+//! (`reconcile::Reconciler`) and written as found (JSON, CSV), with a
+//! spinner on a terminal.
 
 use std::io::IsTerminal;
 
@@ -11,14 +12,14 @@ use serde_json::Value;
 use crate::cli::{Format, StripeReconcileArgs};
 use crate::db::Db;
 use crate::exit::Code;
-use crate::output::{Report, Section, note};
+use crate::output::{Report, Section, Streamed, note};
 use crate::scope::dashboard_url;
 
 use super::client::Client;
 use super::export::Export;
 use super::key::Mode;
 use super::label;
-use super::reconcile::{self, Category, Reconciler};
+use super::reconcile::{self, Category, Finding, Reconciler};
 use super::verify::Payment;
 
 /// Where the payments come from.
@@ -31,7 +32,8 @@ pub enum Source {
 const PAGE: usize = 100;
 
 /// Reconciles, page by page (only ids are kept between pages), and exits 1
-/// when anything disagrees.
+/// when anything disagrees. Scripts get each disagreement written as it is
+/// found, in Stripe's order; people get them grouped by category.
 pub fn run(
     source: Source,
     db: &mut Db,
@@ -42,6 +44,15 @@ pub fn run(
         Source::Api(client) => Some(client.mode()),
         Source::Export(_) => None,
     };
+    let mut report = Report::new("stripe reconcile");
+    report.field("source", if key_mode.is_some() { "api" } else { "export" });
+    report.field("since", crate::output::time(&args.since.at));
+    report.field("metadata_key", args.metadata_key.clone());
+    let mut findings = Findings {
+        stream: (format != Format::Table)
+            .then(|| Streamed::start(format, &report, "findings", FINDING_COLUMNS)),
+        ..Findings::default()
+    };
     let mut reconciler = Reconciler::new(key_mode, &args.metadata_key);
     let progress = progress_bar();
     // A page is matched in one read; with the API, the paid payments that
@@ -51,12 +62,12 @@ pub fn run(
         if let Some(client) = client {
             reconcile::refs_from_checkout(client, &mut tx, payments, &args.metadata_key)?;
         }
-        reconciler.page(&mut tx, payments)?;
+        reconciler.page(&mut tx, payments, &mut |f| findings.add(f))?;
         tx.commit()?;
         progress.set_message(format!(
             "{} payments read, {} disagreements",
             reconciler.payments,
-            reconciler.findings.len()
+            findings.total()
         ));
         Ok(())
     };
@@ -89,7 +100,7 @@ pub fn run(
     }
     progress.finish_and_clear();
     let mut tx = db.read_only()?;
-    reconciler.finish(&mut tx, args.since.at)?;
+    reconciler.finish(&mut tx, args.since.at, &mut |f| findings.add(f))?;
     tx.commit()?;
     // The key's mode; for an export, the one its Mode column gives all rows.
     let mode = key_mode.or_else(|| match reconciler.modes.iter().collect::<Vec<_>>()[..] {
@@ -110,75 +121,43 @@ pub fn run(
         format!("{stripe} against the ledger"),
         &["category", "count", "credits", "what_to_do"],
     );
-    for category in Category::ALL {
-        let of: Vec<_> = reconciler
-            .findings
-            .iter()
-            .filter(|f| f.category == category)
-            .collect();
+    for (category, (count, credits)) in Category::ALL.into_iter().zip(findings.tally) {
         summary.push(vec![
             category.name().into(),
-            of.len().into(),
-            of.iter().filter_map(|f| f.credits).sum::<i64>().into(),
-            if of.is_empty() {
+            count.into(),
+            credits.into(),
+            if count == 0 {
                 Value::Null
             } else {
                 category.what_to_do().into()
             },
         ]);
     }
-    // Grouped as the summary lists the categories, in Stripe's order within each.
-    reconciler
-        .findings
-        .sort_by_key(|f| Category::ALL.iter().position(|c| *c == f.category));
-    let mut findings = Section::new(
-        "findings",
-        format!("{stripe}: disagreements"),
-        &[
-            "category",
-            "payment_intent_id",
-            "recharge_id",
-            "user_id",
-            "credits",
-            "detail",
-            "dashboard_url",
-        ],
-    );
-    for finding in &reconciler.findings {
-        findings.push(vec![
-            finding.category.name().into(),
-            finding.payment_intent_id.clone().into(),
-            finding.recharge_id.clone().into(),
-            finding.user_id.clone().into(),
-            finding.credits.into(),
-            finding.detail.clone().into(),
-            finding
-                .payment_intent_id
-                .as_deref()
-                .map(dashboard_url)
-                .into(),
-        ]);
-    }
-
-    let disagreements = reconciler.findings.len();
-    let mut report = Report::new("stripe reconcile");
+    let disagreements = findings.total();
     report.field("mode", mode.map(Mode::label));
-    report.field(
-        "source",
-        if export_sha256.is_some() {
-            "export"
-        } else {
-            "api"
-        },
-    );
     report.field("export_sha256", export_sha256);
-    report.field("since", crate::output::time(&args.since.at));
-    report.field("metadata_key", args.metadata_key.clone());
     report.field("payments", reconciler.payments);
     report.field("disagreements", disagreements);
-    report.sections.extend([summary, findings]);
-    report.csv_section = "findings";
-    report.print(format)?;
+    report.sections.push(summary);
+    match findings.stream {
+        Some(stream) => stream.finish(&report)?,
+        None => {
+            // Grouped as the summary lists the categories, in Stripe's order within each.
+            findings
+                .kept
+                .sort_by_key(|f| Category::ALL.iter().position(|c| *c == f.category));
+            let mut section = Section::new(
+                "findings",
+                format!("{stripe}: disagreements"),
+                FINDING_COLUMNS,
+            );
+            for finding in &findings.kept {
+                section.push(row(finding));
+            }
+            report.sections.push(section);
+            report.print(format)?;
+        }
+    }
     if disagreements == 0 {
         note(format!(
             "{stripe}: all {} payment(s) agree with the ledger",
@@ -191,6 +170,59 @@ pub fn run(
             reconciler.payments
         ));
         Ok(Code::ProblemsFound)
+    }
+}
+
+const FINDING_COLUMNS: &[&str] = &[
+    "category",
+    "payment_intent_id",
+    "recharge_id",
+    "user_id",
+    "credits",
+    "detail",
+    "dashboard_url",
+];
+
+fn row(finding: &Finding) -> Vec<Value> {
+    vec![
+        finding.category.name().into(),
+        finding.payment_intent_id.clone().into(),
+        finding.recharge_id.clone().into(),
+        finding.user_id.clone().into(),
+        finding.credits.into(),
+        finding.detail.clone().into(),
+        finding
+            .payment_intent_id
+            .as_deref()
+            .map(dashboard_url)
+            .into(),
+    ]
+}
+
+/// The disagreements found so far: counted per category (in
+/// `Category::ALL`'s order) and either written at once (JSON, CSV) or kept
+/// for the table.
+#[derive(Default)]
+struct Findings {
+    tally: [(u64, i64); Category::ALL.len()],
+    stream: Option<Streamed>,
+    kept: Vec<Finding>,
+}
+
+impl Findings {
+    fn add(&mut self, finding: Finding) {
+        if let Some(i) = Category::ALL.iter().position(|c| *c == finding.category) {
+            self.tally[i].0 += 1;
+            self.tally[i].1 += finding.credits.unwrap_or(0);
+        }
+        match &mut self.stream {
+            Some(stream) => stream.push(&row(&finding)),
+            None => self.kept.push(finding),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        self.tally.iter().map(|(count, _)| count).sum()
     }
 }
 
