@@ -5,6 +5,9 @@
 //! - Batches are sized by measured time, not by a fixed count: each
 //!   transaction aims at half of `--max-transaction`, so the live webhook
 //!   never waits long behind one, whatever the app's indexes and data.
+//!   The server holds them to it: a batch of several items that reaches
+//!   `--max-transaction` is cancelled there (statement_timeout), rolled
+//!   back whole and redone in halves.
 //! - Rows someone else holds are skipped, never waited for. The items
 //!   skipped are tried again at the end, after short pauses: a CLI killed a
 //!   moment ago leaves a server-side ghost holding locks for about a second
@@ -40,6 +43,7 @@ use crate::db::Db;
 use crate::exit::Code;
 use crate::interrupt;
 use crate::output::note;
+use crate::sql;
 
 /// How a run is cut into transactions.
 #[derive(Debug, Clone, Copy)]
@@ -67,6 +71,8 @@ pub struct Run {
     pub failed: Vec<(String, String)>,
     /// The longest transaction the run kept open.
     pub longest: Duration,
+    /// Batches cancelled at `--max-transaction` and redone in halves.
+    pub split: usize,
 }
 
 /// Pauses before trying locked items again: long enough for a killed run's
@@ -98,6 +104,8 @@ struct Batch {
     skipped: Vec<String>,
     /// Items that failed on their own data (the batch was redone item by item).
     failed: Vec<(String, String)>,
+    /// Batches (this one, or its halves) cancelled at the deadline.
+    split: usize,
 }
 
 /// Runs `repair` over `items` in batches, on `sizing.jobs` connections at
@@ -157,6 +165,7 @@ pub fn run<T: Item>(
             run.batches += 1;
             run.done += batch.items - batch.skipped.len();
             run.failed.extend(batch.failed);
+            run.split += batch.split;
             progress.set_position(run.done as u64);
             let (skipped, kept): (Vec<Outcome>, Vec<Outcome>) = batch
                 .outcomes
@@ -271,7 +280,7 @@ fn work<T: Item>(
         if batch.is_empty() {
             return;
         }
-        let done = one_batch(db, commit, batch, repair);
+        let done = one_batch(db, commit, batch, sizing.max_transaction, repair);
         let stop = done.is_err();
         if let Ok(batch) = &done {
             size = next_size(size, batch.elapsed, target, sizing.max_items);
@@ -282,33 +291,20 @@ fn work<T: Item>(
     }
 }
 
-/// One batch in one transaction; when it fails for a reason of one item's
-/// data, redone item by item, so one bad row does not hold back the rest.
+/// One batch: in one transaction held to `deadline`, redone in halves when
+/// it reaches it, and item by item when it fails for a reason of one item's
+/// data, so one bad row does not hold back the rest.
 fn one_batch<T: Item>(
     db: &mut Db,
     commit: bool,
     batch: &[T],
+    deadline: Duration,
     repair: &impl Fn(&mut Transaction<'_>, &[T]) -> Result<Vec<Outcome>>,
 ) -> Result<Batch> {
     let started = Instant::now();
     let mut failed = Vec::new();
-    let outcomes = match in_transaction(db, commit, batch, repair) {
-        Ok(outcomes) => outcomes,
-        Err(error) if is_data_error(&error) => {
-            let mut outcomes = Vec::new();
-            for item in batch {
-                match in_transaction(db, commit, std::slice::from_ref(item), repair) {
-                    Ok(one) => outcomes.extend(one),
-                    Err(error) if is_data_error(&error) => {
-                        failed.push((item.id().to_owned(), format!("{error:#}")))
-                    }
-                    Err(error) => return Err(error),
-                }
-            }
-            outcomes
-        }
-        Err(error) => return Err(error),
-    };
+    let mut split = 0;
+    let outcomes = within(db, commit, batch, deadline, repair, &mut split, &mut failed)?;
     let mut skipped: Vec<String> = outcomes
         .iter()
         .filter(|o| o.action == Action::SkippedLocked)
@@ -322,7 +318,47 @@ fn one_batch<T: Item>(
         outcomes,
         skipped,
         failed,
+        split,
     })
+}
+
+/// `batch` in one transaction, cancelled at `deadline` when it holds more
+/// than one item (one item has the session's limit). Cancelled, it is redone
+/// in two halves (`split` counts it); failed on an item's data, item by item
+/// (`failed` gets the items that fail alone). Each transaction commits on
+/// its own: an error returned leaves those before it committed.
+fn within<T: Item>(
+    db: &mut Db,
+    commit: bool,
+    batch: &[T],
+    deadline: Duration,
+    repair: &impl Fn(&mut Transaction<'_>, &[T]) -> Result<Vec<Outcome>>,
+    split: &mut usize,
+    failed: &mut Vec<(String, String)>,
+) -> Result<Vec<Outcome>> {
+    let several = batch.len() > 1;
+    match in_transaction(db, commit, batch, several.then_some(deadline), repair) {
+        Err(error) if several && is_cancelled(&error) => {
+            *split += 1;
+            let (first, second) = batch.split_at(batch.len() / 2);
+            let mut outcomes = within(db, commit, first, deadline, repair, split, failed)?;
+            outcomes.extend(within(db, commit, second, deadline, repair, split, failed)?);
+            Ok(outcomes)
+        }
+        Err(error) if is_data_error(&error) => {
+            let [item] = batch else {
+                let mut outcomes = Vec::new();
+                for item in batch {
+                    let one = std::slice::from_ref(item);
+                    outcomes.extend(within(db, commit, one, deadline, repair, split, failed)?);
+                }
+                return Ok(outcomes);
+            };
+            failed.push((item.id().to_owned(), format!("{error:#}")));
+            Ok(Vec::new())
+        }
+        done => done,
+    }
 }
 
 impl Run {
@@ -378,9 +414,15 @@ fn in_transaction<T: Item>(
     db: &mut Db,
     commit: bool,
     batch: &[T],
+    deadline: Option<Duration>,
     repair: &impl Fn(&mut Transaction<'_>, &[T]) -> Result<Vec<Outcome>>,
 ) -> Result<Vec<Outcome>> {
     let mut tx = db.transaction()?;
+    if let Some(deadline) = deadline {
+        let ms = deadline.as_millis().max(1).to_string();
+        tx.execute(sql::SESSION_BATCH_DEADLINE, &[&ms])
+            .context("setting the batch's deadline (sql/session/batch_deadline.sql)")?;
+    }
     let outcomes = repair(&mut tx, batch)?;
     if commit {
         tx.commit()
@@ -404,7 +446,8 @@ fn stopped(error: anyhow::Error, run: &Run, commit: bool) -> anyhow::Error {
     if commit {
         error.context(format!(
             "a batch stopped the run: {} item(s) were repaired and committed before it in {} batch(es), \
-             nothing of this batch was; run the same command again to finish (nothing is doubled)",
+             nothing of the transaction that failed was; run the same command again to finish \
+             (nothing is doubled)",
             run.done, run.batches
         ))
     } else {
@@ -412,19 +455,28 @@ fn stopped(error: anyhow::Error, run: &Run, commit: bool) -> anyhow::Error {
     }
 }
 
-/// An error about the data of an item (a constraint, a trigger of the app,
-/// a lock wait that timed out), as opposed to the connection or the server.
-fn is_data_error(error: &anyhow::Error) -> bool {
+/// A statement cancelled on the server: by the batch's deadline (a session
+/// that cancels the tool's statements by hand gets the same: a smaller batch).
+fn is_cancelled(error: &anyhow::Error) -> bool {
+    sql_state(error).is_some_and(|code| code == "57014")
+}
+
+fn sql_state(error: &anyhow::Error) -> Option<&str> {
     error
         .chain()
         .find_map(|cause| cause.downcast_ref::<postgres::Error>())
         .and_then(|e| e.code())
-        .is_some_and(|code| {
-            let class = &code.code()[..2];
-            // 22 data exception, 23 integrity, 40 deadlock or serialization
-            // (retried item by item), 55 lock not available, P0 raised in PL/pgSQL
-            matches!(class, "22" | "23" | "40" | "55" | "P0")
-        })
+        .map(|code| code.code())
+}
+
+/// An error about the data of an item (a constraint, a trigger of the app,
+/// a lock wait that timed out), as opposed to the connection or the server.
+fn is_data_error(error: &anyhow::Error) -> bool {
+    sql_state(error).is_some_and(|code| {
+        // 22 data exception, 23 integrity, 40 deadlock or serialization
+        // (retried item by item), 55 lock not available, P0 raised in PL/pgSQL
+        matches!(&code[..2], "22" | "23" | "40" | "55" | "P0")
+    })
 }
 
 #[cfg(test)]

@@ -340,6 +340,56 @@ fn a_rerun_right_after_six_kills_mid_batch_finishes_with_exit_0() {
     a_rerun_credits_the_rest_exactly_once(&db, before, missing);
 }
 
+/// The batch sizer aims at half of --max-transaction from the batches
+/// before, and cannot see a slow one coming: the server cancels a batch of
+/// several users at --max-transaction, and it is redone in halves, its
+/// writes and audit rows rolled back with it, never doubled.
+#[test]
+fn a_batch_that_reaches_max_transaction_is_cancelled_and_redone_in_halves() {
+    let db = TestDb::installed_incident(3000, 300).0;
+    let missing = planted_missing(&db);
+    let before = recharge_transactions(&db);
+    // An app trigger that makes any batch crediting two or more recharges
+    // outlast --max-transaction (60 ms a ledger row against 100 ms).
+    db.client()
+        .batch_execute(
+            "CREATE FUNCTION public.slow_ledger() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_sleep(0.06); RETURN NULL; END $$; \
+             CREATE TRIGGER slow_ledger AFTER INSERT ON public.credit_transaction \
+             FOR EACH ROW EXECUTE FUNCTION public.slow_ledger();",
+        )
+        .unwrap();
+    let run = db.credits(&[
+        "bulk-fix",
+        "--yes",
+        "--max-transaction",
+        "100ms",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    assert!(json["batches_split"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(
+        recharge_transactions(&db) - before,
+        missing,
+        "every missing credit exactly once"
+    );
+    let audited: i64 = db
+        .client()
+        .query_one(
+            "SELECT count(*) FROM credits_ops.repair_log WHERE action = 'credited'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        audited, missing,
+        "one audit row per credit, none of a cancelled batch"
+    );
+    assert_eq!(db.violations(), vec![]);
+}
+
 #[test]
 fn after_the_repairs_only_what_needs_a_human_is_left() {
     let db = TestDb::installed_incident(3000, 300).0;

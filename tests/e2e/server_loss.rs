@@ -79,7 +79,7 @@ fn a_server_restart_mid_bulk_fix_says_what_was_done_and_a_rerun_finishes() {
     assert!(
         stderr.contains("stopped the run")
             && stderr.contains("repaired and committed before it")
-            && stderr.contains("nothing of this batch was")
+            && stderr.contains("nothing of the transaction that failed was")
             && stderr.contains("run the same command again"),
         "names what was done and what was not: {stderr}"
     );
