@@ -330,9 +330,9 @@ fn incident_flow(shape: Shape, names: &'static Names) -> Shaped {
 /// types (a Prisma timestamp(3), bigint ids): with the scans that read the
 /// whole table turned off, each read's plan is a scan of its index. What
 /// `health` counts of the unsettled webhook events (WEBHOOK_EVENT_FAILED) is
-/// an index-only scan of V027's covering index (V020's narrower one is
-/// gone); the newest success event is read by time (V020, V027); a window
-/// of recharges by their creation time (V004, V028).
+/// an index-only scan of V027's covering index (under V020's name, no
+/// temporary one left); the newest success event is read by time (V020,
+/// V027); a window of recharges by their creation time (V004, V028).
 fn reads_use_the_tools_indexes(app: &Shaped) {
     let mut client = app.db.client();
     // An index-only scan costs less than an index scan once the table's
@@ -355,7 +355,7 @@ fn reads_use_the_tools_indexes(app: &Shaped) {
             "SELECT e.payment_intent_id FROM credits_ops.app_webhook_event e \
              WHERE (e.status = 'failed' OR (e.status = 'received' AND e.received_at < now() - interval '1 hour')) \
                AND e.received_at >= now() - interval '7 days'",
-            "Index Only Scan using credits_webhook_event_unsettled_cover_idx",
+            "Index Only Scan using credits_webhook_event_unsettled_idx",
         ),
         (
             "SELECT max(e.received_at) FROM credits_ops.app_webhook_event e",
@@ -377,14 +377,31 @@ fn reads_use_the_tools_indexes(app: &Shaped) {
             "{read}\n{plan:#?}\n{indexes:#?}"
         );
     }
-    let narrower: Option<String> = tx
+    let temporary: i64 = tx
         .query_one(
-            "SELECT to_regclass('credits_webhook_event_unsettled_idx')::text",
+            "SELECT count(*) FROM pg_class WHERE relname IN \
+             ('credits_webhook_event_unsettled_cover_idx', 'credits_recharge_created_utc_idx')",
             &[],
         )
         .unwrap()
         .get(0);
-    assert_eq!(narrower, None);
+    assert_eq!(temporary, 0, "{indexes:#?}");
+}
+
+/// The identity of each index the tool built on the app's tables: the same
+/// after an adapter rebuild means none was built again.
+fn tool_index_oids(app: &Shaped) -> Vec<(String, u32)> {
+    app.db
+        .client()
+        .query(
+            "SELECT relname::text, oid FROM pg_class WHERE relkind = 'i' AND relname LIKE 'credits\\_%' \
+             AND relnamespace = 'public'::regnamespace ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect()
 }
 
 #[test]
@@ -600,10 +617,15 @@ fn a_bigint_app_whose_status_says_paid() {
     let unmapped = app.db.credits(&["debug", "--output", "json"]);
     assert_eq!(unmapped.code, 4, "the profile changed: {unmapped:?}");
     assert!(unmapped.stderr.contains("credits install"), "{unmapped:?}");
+    let indexes = tool_index_oids(&app);
     let rebuilt = app
         .db
         .credits(&["install", "--yes", "--reason", "no mapping"]);
     assert_eq!(rebuilt.code, 0, "{rebuilt:?}");
+    // The generated migrations ran again: every index was left as it was,
+    // none built to be dropped.
+    assert_eq!(tool_index_oids(&app), indexes, "{rebuilt:?}");
+    assert!(!rebuilt.stderr.contains("DROP INDEX"), "{rebuilt:?}");
     assert_eq!(
         app.count("SELECT count(*) FROM credits_ops.repair_log WHERE action = 'adapter_rebuilt'"),
         1
