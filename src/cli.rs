@@ -364,8 +364,8 @@ pub struct BatchOpts {
     pub batch_size: u32,
 
     /// The longest a batch may keep its row locks (e.g. 200ms): batches are sized by
-    /// measured time to stay well under it, so the live webhook never waits long; one of
-    /// several items that reaches it is cancelled by the server and redone in halves.
+    /// measured time to stay well under it, so the live webhook never waits long; a batch
+    /// of several items that reaches it is cancelled by the server and redone in halves.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "200ms")]
     pub max_transaction: Duration,
 }

@@ -59,7 +59,8 @@ pub struct Sizing {
 /// How a run ended.
 #[derive(Debug, Default)]
 pub struct Run {
-    /// Transactions committed (rolled back, in a dry run).
+    /// Batches committed (rolled back, in a dry run): one transaction each,
+    /// or more when one was split.
     pub batches: usize,
     /// Items done: repaired, or seen and reported.
     pub done: usize,
@@ -69,7 +70,7 @@ pub struct Run {
     pub locked: Vec<String>,
     /// Items that failed on their own data, with the error.
     pub failed: Vec<(String, String)>,
-    /// The longest transaction the run kept open.
+    /// The longest batch, its halves together when it was split.
     pub longest: Duration,
     /// Batches cancelled at `--max-transaction` and redone in halves.
     pub split: usize,
@@ -337,8 +338,13 @@ fn within<T: Item>(
     failed: &mut Vec<(String, String)>,
 ) -> Result<Vec<Outcome>> {
     let several = batch.len() > 1;
+    // Never above the session's own limit (--statement-timeout).
+    let deadline = deadline.min(db.statement_timeout);
+    let started = Instant::now();
     match in_transaction(db, commit, batch, several.then_some(deadline), repair) {
-        Err(error) if several && is_cancelled(&error) => {
+        // Cancelled at the deadline, not by a person (pg_cancel_backend
+        // stops the run, as it did before batches had a deadline).
+        Err(error) if several && is_cancelled(&error) && started.elapsed() >= deadline => {
             *split += 1;
             let (first, second) = batch.split_at(batch.len() / 2);
             let mut outcomes = within(db, commit, first, deadline, repair, split, failed)?;
@@ -445,7 +451,7 @@ fn next_size(size: usize, elapsed: Duration, target: Duration, max: usize) -> us
 fn stopped(error: anyhow::Error, run: &Run, commit: bool) -> anyhow::Error {
     if commit {
         error.context(format!(
-            "a batch stopped the run: {} item(s) were repaired and committed before it in {} batch(es), \
+            "a batch stopped the run: at least {} item(s) were repaired and committed before it in {} batch(es), \
              nothing of the transaction that failed was; run the same command again to finish \
              (nothing is doubled)",
             run.done, run.batches
@@ -455,8 +461,7 @@ fn stopped(error: anyhow::Error, run: &Run, commit: bool) -> anyhow::Error {
     }
 }
 
-/// A statement cancelled on the server: by the batch's deadline (a session
-/// that cancels the tool's statements by hand gets the same: a smaller batch).
+/// A statement cancelled on the server (statement_timeout, or by hand).
 fn is_cancelled(error: &anyhow::Error) -> bool {
     sql_state(error).is_some_and(|code| code == "57014")
 }

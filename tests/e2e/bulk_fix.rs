@@ -24,6 +24,19 @@ fn planted_missing(db: &TestDb) -> i64 {
         .get(0)
 }
 
+/// An app trigger that sleeps `seconds` for each ledger row written, so a
+/// batch takes as long as a test needs.
+fn slow_ledger(db: &TestDb, seconds: f64) {
+    db.client()
+        .batch_execute(&format!(
+            "CREATE FUNCTION public.slow_ledger() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN PERFORM pg_sleep({seconds}); RETURN NULL; END $$; \
+             CREATE TRIGGER slow_ledger AFTER INSERT ON public.credit_transaction \
+             FOR EACH ROW EXECUTE FUNCTION public.slow_ledger();"
+        ))
+        .unwrap();
+}
+
 /// `credits bulk-fix <args>` in the background, silent, to be killed.
 fn spawn_bulk_fix(db: &TestDb, args: &[&str]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_credits"))
@@ -303,14 +316,7 @@ fn a_rerun_right_after_six_kills_mid_batch_finishes_with_exit_0() {
     let missing = planted_missing(&db);
     // A slow app trigger, so each batch's statement runs long enough for
     // the kill to land in it.
-    db.client()
-        .batch_execute(
-            "CREATE FUNCTION public.slow_ledger() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN PERFORM pg_sleep(0.03); RETURN NULL; END $$; \
-             CREATE TRIGGER slow_ledger AFTER INSERT ON public.credit_transaction \
-             FOR EACH ROW EXECUTE FUNCTION public.slow_ledger();",
-        )
-        .unwrap();
+    slow_ledger(&db, 0.03);
     let before = recharge_transactions(&db);
     let credited = |db: &TestDb| -> i64 {
         db.client()
@@ -351,14 +357,7 @@ fn a_batch_that_reaches_max_transaction_is_cancelled_and_redone_in_halves() {
     let before = recharge_transactions(&db);
     // An app trigger that makes any batch crediting two or more recharges
     // outlast --max-transaction (60 ms a ledger row against 100 ms).
-    db.client()
-        .batch_execute(
-            "CREATE FUNCTION public.slow_ledger() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN PERFORM pg_sleep(0.06); RETURN NULL; END $$; \
-             CREATE TRIGGER slow_ledger AFTER INSERT ON public.credit_transaction \
-             FOR EACH ROW EXECUTE FUNCTION public.slow_ledger();",
-        )
-        .unwrap();
+    slow_ledger(&db, 0.06);
     let run = db.credits(&[
         "bulk-fix",
         "--yes",
