@@ -183,6 +183,26 @@ impl Streamed {
         reader_gone_is_fine(written)
     }
 
+    /// Ends a document cut short by `error`: in JSON, the section closed
+    /// and an `error` field, so a script still reads JSON and the exit code
+    /// says the rest. A reader gone meanwhile is not reported again.
+    pub fn abort(mut self, error: &anyhow::Error) {
+        if self.failed.is_some() {
+            return;
+        }
+        let rows = self.rows;
+        let _ = match &mut self.sink {
+            Sink::Json(out) => (|| -> Result<()> {
+                write!(out, "{}]", if rows == 0 { "" } else { "\n  " })?;
+                json_entry(out, "error", &format!("{error:#}"))?;
+                writeln!(out, "\n}}")?;
+                Ok(out.flush()?)
+            })(),
+            Sink::Csv(writer) => writer.flush().map_err(anyhow::Error::from),
+            Sink::Table => Ok(()),
+        };
+    }
+
     fn tail(&mut self, report: &Report) -> Result<()> {
         match &mut self.sink {
             Sink::Json(out) => {

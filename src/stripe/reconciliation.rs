@@ -53,55 +53,16 @@ pub fn run(
             .then(|| Streamed::start(format, &report, "findings", FINDING_COLUMNS)),
         ..Findings::default()
     };
-    let mut reconciler = Reconciler::new(key_mode, &args.metadata_key);
-    let progress = progress_bar();
-    // A page is matched in one read; with the API, the paid payments that
-    // match nothing first get the recharge their Checkout Session names.
-    let mut process = |payments: &mut [Payment], client: Option<&Client>| -> Result<()> {
-        let mut tx = db.read_only()?;
-        if let Some(client) = client {
-            reconcile::refs_from_checkout(client, &mut tx, payments, &args.metadata_key)?;
+    // A document already begun is ended with the error, so it stays JSON.
+    let (reconciler, export_sha256) = match read_all(source, db, args, key_mode, &mut findings) {
+        Ok(read) => read,
+        Err(error) => {
+            if let Some(stream) = findings.stream.take() {
+                stream.abort(&error);
+            }
+            return Err(error);
         }
-        reconciler.page(&mut tx, payments, &mut |f| findings.add(f))?;
-        tx.commit()?;
-        progress.set_message(format!(
-            "{} payments read, {} disagreements",
-            reconciler.payments,
-            findings.total()
-        ));
-        Ok(())
     };
-    let mut export_sha256 = None;
-    match source {
-        Source::Api(client) => {
-            reconcile::each_page(
-                &client,
-                args.since.at,
-                &args.metadata_key,
-                |mut payments| process(&mut payments, Some(&client)),
-            )?;
-        }
-        Source::Export(mut export) => {
-            if !export.has_metadata() {
-                note(format!(
-                    "the export has no \"{} (metadata)\" column: payments are matched by payment intent only",
-                    args.metadata_key
-                ));
-            }
-            loop {
-                let mut page = export.next_page(PAGE)?;
-                if page.is_empty() {
-                    break;
-                }
-                process(&mut page, None)?;
-            }
-            export_sha256 = Some(export.sha256()?);
-        }
-    }
-    progress.finish_and_clear();
-    let mut tx = db.read_only()?;
-    reconciler.finish(&mut tx, args.since.at, &mut |f| findings.add(f))?;
-    tx.commit()?;
     // The key's mode; for an export, the one its Mode column gives all rows.
     let mode = key_mode.or_else(|| match reconciler.modes.iter().collect::<Vec<_>>()[..] {
         [only] => Some(*only),
@@ -171,6 +132,67 @@ pub fn run(
         ));
         Ok(Code::ProblemsFound)
     }
+}
+
+/// Every payment of `source`, matched page by page, then the credits no
+/// payment named; each disagreement goes to `findings` as it is found.
+fn read_all(
+    source: Source,
+    db: &mut Db,
+    args: &StripeReconcileArgs,
+    key_mode: Option<Mode>,
+    findings: &mut Findings,
+) -> Result<(Reconciler, Option<String>)> {
+    let mut reconciler = Reconciler::new(key_mode, &args.metadata_key);
+    let progress = progress_bar();
+    // A page is matched in one read; with the API, the paid payments that
+    // match nothing first get the recharge their Checkout Session names.
+    let mut process = |payments: &mut [Payment], client: Option<&Client>| -> Result<()> {
+        let mut tx = db.read_only()?;
+        if let Some(client) = client {
+            reconcile::refs_from_checkout(client, &mut tx, payments, &args.metadata_key)?;
+        }
+        reconciler.page(&mut tx, payments, &mut |f| findings.add(f))?;
+        tx.commit()?;
+        progress.set_message(format!(
+            "{} payments read, {} disagreements",
+            reconciler.payments,
+            findings.total()
+        ));
+        Ok(())
+    };
+    let mut export_sha256 = None;
+    match source {
+        Source::Api(client) => {
+            reconcile::each_page(
+                &client,
+                args.since.at,
+                &args.metadata_key,
+                |mut payments| process(&mut payments, Some(&client)),
+            )?;
+        }
+        Source::Export(mut export) => {
+            if !export.has_metadata() {
+                note(format!(
+                    "the export has no \"{} (metadata)\" column: payments are matched by payment intent only",
+                    args.metadata_key
+                ));
+            }
+            loop {
+                let mut page = export.next_page(PAGE)?;
+                if page.is_empty() {
+                    break;
+                }
+                process(&mut page, None)?;
+            }
+            export_sha256 = Some(export.sha256()?);
+        }
+    }
+    progress.finish_and_clear();
+    let mut tx = db.read_only()?;
+    reconciler.finish(&mut tx, args.since.at, &mut |f| findings.add(f))?;
+    tx.commit()?;
+    Ok((reconciler, export_sha256))
 }
 
 const FINDING_COLUMNS: &[&str] = &[

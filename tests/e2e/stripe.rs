@@ -680,6 +680,28 @@ fn rate_limits_and_server_errors_are_retried_and_bounded() {
         "{out:?}"
     );
     assert_eq!(stripe.requests("/v1/webhook_endpoints").len(), 3);
+
+    // A reconcile cut short still leaves one JSON document, saying why.
+    stripe.fault(
+        "/v1/payment_intents",
+        Fault::ServerError {
+            should_retry: false,
+        },
+    );
+    let out = run(
+        &db,
+        &stripe,
+        &["stripe", "reconcile", "--since", "7d", "--output", "json"],
+    );
+    assert_eq!(out.code, 3, "{out:?}");
+    let document: serde_json::Value = serde_json::from_str(&out.stdout).expect("one JSON document");
+    assert!(
+        document["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Stripe answered 500 api_error")),
+        "{document}"
+    );
+    assert_eq!(document["findings"], serde_json::json!([]), "{document}");
 }
 
 #[test]
