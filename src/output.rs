@@ -187,34 +187,36 @@ impl Streamed {
     /// and an `error` field, so a script still reads JSON and the exit code
     /// says the rest. A reader gone meanwhile is not reported again.
     pub fn abort(mut self, error: &anyhow::Error) {
-        if self.failed.is_some() {
-            return;
+        if self.failed.is_none() {
+            let _ = self.end(|out| json_entry(out, "error", &format!("{error:#}")));
         }
-        let rows = self.rows;
-        let _ = match &mut self.sink {
-            Sink::Json(out) => (|| -> Result<()> {
-                write!(out, "{}]", if rows == 0 { "" } else { "\n  " })?;
-                json_entry(out, "error", &format!("{error:#}"))?;
-                writeln!(out, "\n}}")?;
-                Ok(out.flush()?)
-            })(),
-            Sink::Csv(writer) => writer.flush().map_err(anyhow::Error::from),
-            Sink::Table => Ok(()),
-        };
     }
 
     fn tail(&mut self, report: &Report) -> Result<()> {
+        let head_fields = std::mem::take(&mut self.head_fields);
+        self.end(|out| {
+            for (key, value) in &report.fields {
+                if !head_fields.contains(key) {
+                    json_entry(out, key, value)?;
+                }
+            }
+            for section in &report.sections {
+                json_entry(out, section.name, section)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Closes the section, writes the document's last `entries` (JSON) and
+    /// flushes.
+    fn end(
+        &mut self,
+        entries: impl FnOnce(&mut std::io::BufWriter<std::io::Stdout>) -> Result<()>,
+    ) -> Result<()> {
         match &mut self.sink {
             Sink::Json(out) => {
                 write!(out, "{}]", if self.rows == 0 { "" } else { "\n  " })?;
-                for (key, value) in &report.fields {
-                    if !self.head_fields.contains(key) {
-                        json_entry(out, key, value)?;
-                    }
-                }
-                for section in &report.sections {
-                    json_entry(out, section.name, section)?;
-                }
+                entries(out)?;
                 writeln!(out, "\n}}")?;
                 out.flush()?;
             }
