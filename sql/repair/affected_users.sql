@@ -12,8 +12,12 @@
 -- above, and the duplicated or credited another amount it reports), so
 -- each batch reads these alone (fix_users' p_recharges, V026), not every
 -- recharge of its users.
--- In psql, against V013's views:
+-- One page: the users after $2 up to $3 included (either NULL: no bound),
+-- so each page's snapshot stays short (V029; the page's end:
+-- sql/repair/affected_users_page_end.sql).
+-- In psql, against V013's views, the whole plan as one page:
 --   SET search_path = credits_ops, public; SET credits.since = '2026-11-24';
+--   PREPARE p(boolean, text, text) AS <this file>; EXECUTE p(false, NULL, NULL);
 WITH recharge_users AS (
     -- One pass over the facts: named once, so after the kept facts' head
     -- the planner pushes these conditions into the kept rows' scan instead
@@ -26,17 +30,21 @@ WITH recharge_users AS (
                    OR ($1 AND r.credits_n > 1 AND r.credited + r.adjusted > r.amount)) AS affected,
            array_agg(r.id ORDER BY r.id) AS recharges
     FROM recharge_facts r
-    WHERE (r.status = 'completed' AND r.credits_n = 0)
-       OR (r.status IN ('pending', 'failed') AND r.credits_n > 0)
-       OR r.credits_n > 1
-       OR r.smallest_credit <> r.amount
-       OR r.largest_credit <> r.amount
+    WHERE ((r.status = 'completed' AND r.credits_n = 0)
+           OR (r.status IN ('pending', 'failed') AND r.credits_n > 0)
+           OR r.credits_n > 1
+           OR r.smallest_credit <> r.amount
+           OR r.largest_credit <> r.amount)
+      AND (r.user_id > $2 OR $2 IS NULL)
+      AND (r.user_id <= $3 OR $3 IS NULL)
     GROUP BY r.user_id
 ), drifted AS (
     SELECT DISTINCT u.user_id
     FROM user_facts u
     WHERE u.balance IS DISTINCT FROM u.ledger_sum
       AND NOT (u.ledger_n = 0 AND u.balance = 0)
+      AND (u.user_id > $2 OR $2 IS NULL)
+      AND (u.user_id <= $3 OR $3 IS NULL)
 )
 SELECT coalesce(r.user_id, d.user_id) AS user_id,
        coalesce(r.credits, 0)::bigint AS credits,

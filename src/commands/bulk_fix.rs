@@ -21,6 +21,11 @@ pub fn run(db: &mut Db, args: &BulkFixArgs, format: Format) -> Result<Code> {
         args.reverse_duplicates,
         !args.write.dry_run && !args.facts.rescan,
         args.facts.rescan,
+        // A page of the plan is a range of kept recharge facts, any number.
+        Sizing {
+            max_items: usize::MAX,
+            ..args.batches.sizing()
+        },
     )?;
     let planned = affected.planned_credits;
     note(format!(

@@ -56,6 +56,20 @@ pub struct Sizing {
     pub jobs: usize,
 }
 
+impl Sizing {
+    /// The first transaction's size: small, for the next ones to be sized
+    /// by the time it took.
+    pub fn first(&self) -> usize {
+        self.max_items.clamp(1, 16)
+    }
+
+    /// The next transaction's size, after one of `size` took `elapsed`:
+    /// towards half of `max_transaction`, at most `max_items`.
+    pub fn next(&self, size: usize, elapsed: Duration) -> usize {
+        next_size(size, elapsed, self.max_transaction / 2, self.max_items)
+    }
+}
+
 /// How a run ended.
 #[derive(Debug, Default)]
 pub struct Run {
@@ -266,8 +280,7 @@ fn work<T: Item>(
     repair: &(impl Fn(&mut Transaction<'_>, &[T]) -> Result<Vec<Outcome>> + Sync),
     report: &mut impl FnMut(Result<Batch>) -> bool,
 ) {
-    let mut size = sizing.max_items.clamp(1, 16);
-    let target = sizing.max_transaction / 2;
+    let mut size = sizing.first();
     loop {
         if interrupt::requested() || halt.load(Ordering::SeqCst) {
             return;
@@ -284,7 +297,7 @@ fn work<T: Item>(
         let done = one_batch(db, commit, batch, sizing.max_transaction, repair);
         let stop = done.is_err();
         if let Ok(batch) = &done {
-            size = next_size(size, batch.elapsed, target, sizing.max_items);
+            size = sizing.next(size, batch.elapsed);
         }
         if !report(done) || stop {
             return;

@@ -3,6 +3,8 @@
 //! time-sized batches that skip rows someone else holds, and the report.
 
 use anyhow::{Context, Result};
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
@@ -58,13 +60,20 @@ impl Affected {
     /// memory. From the kept facts unless `rescan` or they cannot be used,
     /// folding the app's pending changes into them first unless `fold` is
     /// false (a dry run writes nothing, not even there; the read gives the
-    /// same users).
+    /// same users). Page by page, each a range of users in a read-only
+    /// snapshot of its own, sized by time as the batches are (`pages`
+    /// counts kept recharge facts): a monitor of long transactions cannot
+    /// tell a snapshot from one holding row locks.
+    /// Each batch re-reads its users under lock, so pages read at different
+    /// instants plan the same repair. From the tables, one page: each would
+    /// read them whole.
     pub fn read(
         db: &mut Db,
         since: DateTime<Utc>,
         reverse_duplicates: bool,
         fold: bool,
         rescan: bool,
+        pages: batches::Sizing,
     ) -> Result<Affected> {
         let mut affected = Affected {
             since,
@@ -75,27 +84,61 @@ impl Affected {
         if fold {
             kept::refresh(db, kept::REFRESH_BUDGET);
         }
+        let mut after: Option<String> = None;
+        let mut page = pages.first();
+        loop {
+            let started = Instant::now();
+            let end = affected.read_page(db, reverse_duplicates, rescan, after.as_deref(), page)?;
+            match end {
+                Some(end) => after = Some(end),
+                None => break,
+            }
+            page = pages.next(page, started.elapsed());
+        }
+        affected.entries.shrink_to_fit();
+        affected.ends.shrink_to_fit();
+        Ok(affected)
+    }
+
+    /// Reads the users after `after` up to the page's end, which it returns
+    /// (None: this was the last page).
+    fn read_page(
+        &mut self,
+        db: &mut Db,
+        reverse_duplicates: bool,
+        rescan: bool,
+        after: Option<&str>,
+        page: usize,
+    ) -> Result<Option<String>> {
         let mut tx = db.snapshot()?;
         // The window in the scope settings the facts read; stuck-after unused.
-        Scope::window(since, std::time::Duration::from_secs(3600)).apply(&mut tx)?;
+        Scope::window(self.since, Duration::from_secs(3600)).apply(&mut tx)?;
         let facts = kept::source(&mut tx, rescan)?;
-        if let Facts::Tables { .. } = facts {
-            tx.execute(sql::REPAIR_AFFECTED_USERS_SETTINGS, &[])?;
-        }
+        let end: Option<String> = match facts {
+            Facts::Kept { .. } => tx
+                .query_opt(
+                    sql::REPAIR_AFFECTED_USERS_PAGE_END,
+                    &[&after, &(page as i64)],
+                )
+                .context("finding the plan's next page (sql/repair/affected_users_page_end.sql)")?
+                .and_then(|row| row.get(0)),
+            Facts::Tables { .. } => {
+                tx.execute(sql::REPAIR_AFFECTED_USERS_SETTINGS, &[])?;
+                None
+            }
+        };
         let statement = facts.over(sql::REPAIR_AFFECTED_USERS);
-        let params: [&(dyn ToSql + Sync); 1] = [&reverse_duplicates];
+        let params: [&(dyn ToSql + Sync); 3] = [&reverse_duplicates, &after, &end];
         let mut rows = tx
             .query_raw(statement.as_str(), params)
             .context("reading the affected users (sql/repair/affected_users.sql)")?;
         while let Some(row) = rows.next()? {
-            affected.push(row.get("user_id"), row.get("recharges"));
-            affected.planned_credits += row.get::<_, i64>("credits");
+            self.push(row.get("user_id"), row.get("recharges"));
+            self.planned_credits += row.get::<_, i64>("credits");
         }
         drop(rows);
         tx.commit()?;
-        affected.entries.shrink_to_fit();
-        affected.ends.shrink_to_fit();
-        Ok(affected)
+        Ok(end)
     }
 
     fn push(&mut self, user: &str, recharges: Vec<&str>) {

@@ -544,3 +544,61 @@ fn ctrl_c_finishes_the_batch_in_flight_says_what_was_done_and_a_rerun_finishes()
     assert_eq!(finish.code, 0, "{finish:?}");
     assert_eq!(db.violations(), vec![]);
 }
+
+#[test]
+fn the_plan_read_a_page_at_a_time_is_the_plan_read_at_once() {
+    // bulk-fix reads its plan a range of users at a time, the first range a
+    // few kept recharge facts, the next ones sized by time. One user gets
+    // more completed recharges without their credit than the first pages
+    // hold, so a page's end falls among its recharges.
+    let db = TestDb::installed_incident(3000, 300).0;
+    db.client()
+        .batch_execute(
+            "INSERT INTO public.credit_recharge (user_id, amount, status) \
+             SELECT u.user_id, 100, 'completed' \
+             FROM (SELECT user_id FROM public.credit_recharge ORDER BY user_id::text LIMIT 1) u, \
+                  generate_series(1, 40)",
+        )
+        .unwrap();
+    let dry = db.credits(&[
+        "bulk-fix",
+        "--dry-run",
+        "--since",
+        "30d",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(dry.code, 0, "{dry:?}");
+    let plan = dry.json();
+    // The same file as one page, over V013's views of the tables.
+    let mut client = db.client();
+    let mut tx = client.transaction().unwrap();
+    tx.execute(
+        "SELECT set_config('search_path', 'credits_ops, public', true), \
+                set_config('credits.since', $1, true)",
+        &[&plan["since"].as_str().unwrap()],
+    )
+    .unwrap();
+    let whole = tx
+        .query(
+            include_str!("../../sql/repair/affected_users.sql"),
+            &[&false, &None::<String>, &None::<String>],
+        )
+        .unwrap();
+    let credits: i64 = whole.iter().map(|row| row.get::<_, i64>("credits")).sum();
+    assert!(whole.len() > 100, "{plan}");
+    assert_eq!(plan["affected_users"], whole.len() as u64, "{plan}");
+    assert_eq!(plan["planned_credits"], credits, "{plan}");
+    drop(tx);
+
+    let before = recharge_transactions(&db);
+    let run = db.credits(&["bulk-fix", "--yes", "--since", "30d", "--output", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["affected_users"], plan["affected_users"]);
+    assert_eq!(
+        recharge_transactions(&db) - before,
+        planted_missing(&db) + 40,
+        "each missing credit granted once, the added ones too"
+    );
+    assert_eq!(db.violations(), vec![]);
+}
