@@ -37,7 +37,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     let reading = Reading {
         rescan: args.facts.rescan,
         fold: !dry_run && !args.facts.rescan,
-        page: args.batches.sizing().max_items,
+        pages: args.batches.sizing(),
     };
     let mut retry = Retry::plan(
         db,
