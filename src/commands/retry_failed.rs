@@ -69,7 +69,7 @@ pub fn run(db: &mut Db, args: &RetryFailedArgs, format: Format) -> Result<Code> 
     let shown = if args.all { usize::MAX } else { args.limit };
     let hidden = retry.print_report(
         db.target.to_string(),
-        &outcomes,
+        (&outcomes, &run),
         &window,
         dry_run,
         format,

@@ -42,7 +42,7 @@ use super::{Action, Outcome};
 use crate::db::Db;
 use crate::exit::Code;
 use crate::interrupt;
-use crate::output::note;
+use crate::output::{Report, note};
 use crate::sql;
 
 /// How a run is cut into transactions.
@@ -88,6 +88,16 @@ pub struct Run {
     pub longest: Duration,
     /// Batches cancelled at `--max-transaction` and redone in halves.
     pub split: usize,
+}
+
+impl Run {
+    /// The report's fields on the batches: how many ran, the longest, and
+    /// how many were cancelled at `--max-transaction` and redone in halves.
+    pub fn report(&self, report: &mut Report) {
+        report.field("batches", self.batches);
+        report.field("longest_batch_ms", self.longest.as_millis() as u64);
+        report.field("batches_split", self.split);
+    }
 }
 
 /// Pauses before trying locked items again: long enough for a killed run's

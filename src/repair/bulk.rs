@@ -302,9 +302,7 @@ impl Done {
         report.field("dry_run", dry_run);
         report.field("affected_users", affected.len());
         report.field("planned_credits", planned_credits);
-        report.field("batches", run.batches);
-        report.field("longest_batch_ms", run.longest.as_millis() as u64);
-        report.field("batches_split", run.split);
+        run.report(&mut report);
         if let Some(stripe) = &stripe {
             if let Some(mode) = stripe.mode {
                 report.field("stripe_mode", mode.label());

@@ -179,16 +179,16 @@ impl Retry {
     pub fn print_report(
         &self,
         database: String,
-        outcomes: &[Outcome],
+        (outcomes, run): (&[Outcome], &batches::Run),
         window: &Window<'_>,
         dry_run: bool,
         format: Format,
         shown: usize,
     ) -> Result<usize> {
-        let report = self.counts(database, outcomes, window, dry_run);
+        let mut report = self.counts(database, outcomes, window, dry_run);
+        run.report(&mut report);
         let rows = outcomes.iter().map(|o| recharge_row(o, dry_run));
         if format == Format::Table {
-            let mut report = report;
             let mut recharges =
                 Section::new("recharges", "Failed and stuck recharges", RECHARGE_COLUMNS);
             rows.take(shown).for_each(|row| recharges.push(row));

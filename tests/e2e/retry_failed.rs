@@ -513,7 +513,7 @@ fn retry_failed_commits_batch_by_batch_and_misses_none() {
         .unwrap()
         .get(0);
     assert!(candidates > 400, "at least three batches: {candidates}");
-    // --batch-size also pages the plan: several read-only transactions.
+    // --batch-size also caps the plan's pages: several read-only transactions.
     let run = db.credits(&[
         "retry-failed",
         "--include-pending",
@@ -546,6 +546,11 @@ fn retry_failed_commits_batch_by_batch_and_misses_none() {
         run.json()["credited"],
         paid,
         "every paid recharge, across batches"
+    );
+    let batches = run.json()["batches"].as_i64().unwrap();
+    assert!(
+        batches * 150 >= paid,
+        "batches of at most 150 recharges: {batches} for {paid}"
     );
     let credited_once: i64 = db
         .client()
