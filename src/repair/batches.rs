@@ -63,10 +63,15 @@ impl Sizing {
         self.max_items.clamp(1, 16)
     }
 
+    /// What each transaction aims at: half of `max_transaction`.
+    pub fn aim(&self) -> Duration {
+        self.max_transaction / 2
+    }
+
     /// The next transaction's size, after one of `size` took `elapsed`:
-    /// towards half of `max_transaction`, at most `max_items`.
+    /// towards the aim, at most `max_items`.
     pub fn next(&self, size: usize, elapsed: Duration) -> usize {
-        next_size(size, elapsed, self.max_transaction / 2, self.max_items)
+        next_size(size, elapsed, self.aim(), self.max_items)
     }
 }
 

@@ -85,44 +85,53 @@ impl Affected {
             kept::refresh(db, kept::REFRESH_BUDGET);
         }
         let mut after: Option<String> = None;
-        let mut page = pages.first();
+        let mut page = Some(pages.first());
         loop {
             let started = Instant::now();
-            let end = affected.read_page(db, reverse_duplicates, rescan, after.as_deref(), page)?;
-            match end {
-                Some(end) => after = Some(end),
-                None => break,
-            }
-            page = pages.next(page, started.elapsed());
+            let Some(end) =
+                affected.read_page(db, reverse_duplicates, rescan, after.as_deref(), page)?
+            else {
+                break;
+            };
+            after = Some(end);
+            let elapsed = started.elapsed();
+            // A page this small that outlasts the aim took its read's fixed
+            // cost: the app's changes not folded yet, which every page computes
+            // afresh. Smaller pages cannot help: the rest is one read.
+            page = page
+                .filter(|&size| size > pages.first() || elapsed <= pages.aim())
+                .map(|size| pages.next(size, elapsed));
         }
         affected.entries.shrink_to_fit();
         affected.ends.shrink_to_fit();
         Ok(affected)
     }
 
-    /// Reads the users after `after` up to the page's end, which it returns
-    /// (None: this was the last page).
+    /// Reads the users after `after` up to the end of a page of `page` kept
+    /// recharge facts (None: all the rest), and returns that end (None: this
+    /// was the last page).
     fn read_page(
         &mut self,
         db: &mut Db,
         reverse_duplicates: bool,
         rescan: bool,
         after: Option<&str>,
-        page: usize,
+        page: Option<usize>,
     ) -> Result<Option<String>> {
         let mut tx = db.snapshot()?;
         // The window in the scope settings the facts read; stuck-after unused.
         Scope::window(self.since, Duration::from_secs(3600)).apply(&mut tx)?;
         let facts = kept::source(&mut tx, rescan)?;
-        let end: Option<String> = match facts {
-            Facts::Kept { .. } => tx
+        let end: Option<String> = match (&facts, page) {
+            (Facts::Kept { .. }, Some(page)) => tx
                 .query_opt(
                     sql::REPAIR_AFFECTED_USERS_PAGE_END,
                     &[&after, &(page as i64)],
                 )
                 .context("finding the plan's next page (sql/repair/affected_users_page_end.sql)")?
                 .and_then(|row| row.get(0)),
-            Facts::Tables { .. } => {
+            (Facts::Kept { .. }, None) => None,
+            (Facts::Tables { .. }, _) => {
                 tx.execute(sql::REPAIR_AFFECTED_USERS_SETTINGS, &[])?;
                 None
             }
