@@ -2,9 +2,9 @@
 //! of what their repair would credit (where asked), the fix-user repair in
 //! time-sized batches that skip rows someone else holds, and the report.
 
-use anyhow::{Context, Result};
 use std::time::{Duration, Instant};
 
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
@@ -63,10 +63,10 @@ impl Affected {
     /// same users). Page by page, each a range of users in a read-only
     /// snapshot of its own, sized by time as the batches are (`pages`
     /// counts kept recharge facts): a monitor of long transactions cannot
-    /// tell a snapshot from one holding row locks.
-    /// Each batch re-reads its users under lock, so pages read at different
-    /// instants plan the same repair. From the tables, one page: each would
-    /// read them whole.
+    /// tell a snapshot from one holding row locks. The ranges do not
+    /// overlap, so no user is planned twice; a user changed between pages
+    /// is repaired as its batch finds it under lock, as after one read.
+    /// From the tables, one page: each would read them whole.
     pub fn read(
         db: &mut Db,
         since: DateTime<Utc>,
@@ -86,6 +86,7 @@ impl Affected {
         }
         let mut after: Option<String> = None;
         let mut page = Some(pages.first());
+        let mut small_and_slow = false;
         loop {
             let started = Instant::now();
             let Some(end) =
@@ -95,12 +96,17 @@ impl Affected {
             };
             after = Some(end);
             let elapsed = started.elapsed();
-            // A page this small that outlasts the aim took its read's fixed
-            // cost: the app's changes not folded yet, which every page computes
-            // afresh. Smaller pages cannot help: the rest is one read.
-            page = page
-                .filter(|&size| size > pages.first() || elapsed <= pages.aim())
-                .map(|size| pages.next(size, elapsed));
+            // Two pages this small in a row that outlast the aim took their
+            // read's fixed cost (the app's changes not folded yet, which every
+            // page computes afresh), not a cold cache's: smaller pages cannot
+            // help, the rest is one read.
+            let slow = page.is_some_and(|size| size <= pages.first()) && elapsed > pages.aim();
+            page = if slow && small_and_slow {
+                None
+            } else {
+                page.map(|size| pages.next(size, elapsed))
+            };
+            small_and_slow = slow;
         }
         affected.entries.shrink_to_fit();
         affected.ends.shrink_to_fit();
@@ -126,7 +132,7 @@ impl Affected {
             (Facts::Kept { .. }, Some(page)) => tx
                 .query_opt(
                     sql::REPAIR_AFFECTED_USERS_PAGE_END,
-                    &[&after, &(page as i64)],
+                    &[&after, &i64::try_from(page).unwrap_or(i64::MAX)],
                 )
                 .context("finding the plan's next page (sql/repair/affected_users_page_end.sql)")?
                 .and_then(|row| row.get(0)),
