@@ -4,7 +4,10 @@
 -- Reads recharge_facts (V013): the recharges in scope with what the ledger
 -- holds for each, and evidence_facts (V025): their evidence, by payment
 -- intent. In psql: SET search_path = credits_ops, public;
-WITH failed AS (
+-- MATERIALIZED: the status filters first, then the evidence of the rows
+-- they keep. Inlined, the planner put the evidence test first, on every
+-- recharge fact (at 1M recharges 30-45 ms for this check, 15 after).
+WITH failed AS MATERIALIZED (
     SELECT r.* FROM recharge_facts r
     WHERE r.status = 'failed' AND r.credits_n = 0
 )
