@@ -10,6 +10,7 @@ use postgres::Transaction;
 
 use crate::db::Db;
 use crate::output::note;
+use crate::repair::batches::Sizing;
 use crate::sql;
 
 /// The name of the migration that keeps them.
@@ -128,11 +129,16 @@ pub fn source(tx: &mut Transaction<'_>, rescan: bool) -> Result<Facts> {
 /// left is computed afresh by its read.
 pub const REFRESH_BUDGET: Duration = Duration::from_secs(2);
 
-/// Marks folded per transaction: about 60 ms at 1M recharges, under 100
-/// on a cold cache (20,000 held one for 410 ms), so the fold's own
-/// transactions stay well under the 250 ms a repair may hold one. What the
-/// budget leaves is computed afresh by the read, in the read's snapshot.
-const REFRESH_CHUNK: i32 = 2_500;
+/// How the fold is cut into transactions: each aims at half of 200 ms,
+/// under the 250 ms a repair may hold one. Sized by time, not by a count:
+/// a chunk of 2,500 marks took 60 ms at 1M recharges on a warm cache, and
+/// 170-570 ms at 10M after a large bulk-fix (each mark costs index probes
+/// of the recharges and the ledger, wherever their pages are).
+const REFRESH_CHUNKS: Sizing = Sizing {
+    max_items: 20_000,
+    max_transaction: Duration::from_millis(200),
+    jobs: 1,
+};
 
 /// Folds the app's recent changes into the kept facts before a diagnosis
 /// takes its snapshot, chunk by chunk for at most `budget`. Best effort: a
@@ -141,9 +147,13 @@ const REFRESH_CHUNK: i32 = 2_500;
 /// replica) only leaves the work to the next run.
 pub fn refresh(db: &mut Db, budget: Duration) {
     let started = Instant::now();
+    let mut chunk = REFRESH_CHUNKS.first();
     while started.elapsed() < budget {
-        match refresh_chunk(db) {
-            Ok(folded) if folded >= i64::from(REFRESH_CHUNK) => continue,
+        let chunk_started = Instant::now();
+        match refresh_chunk(db, chunk) {
+            Ok(folded) if folded >= chunk as i64 => {
+                chunk = REFRESH_CHUNKS.next(chunk, chunk_started.elapsed());
+            }
             Ok(_) => break,
             Err(error) => {
                 note(format!(
@@ -156,13 +166,13 @@ pub fn refresh(db: &mut Db, budget: Duration) {
     }
 }
 
-/// One chunk, in a READ COMMITTED transaction of its own with the session
-/// guards (a pooler in transaction mode keeps its statements together).
-fn refresh_chunk(db: &mut Db) -> Result<i64> {
+/// One chunk of at most `marks`, in a READ COMMITTED transaction of its own
+/// with the session guards (a pooler in transaction mode keeps its
+/// statements together).
+fn refresh_chunk(db: &mut Db, marks: usize) -> Result<i64> {
+    let marks = i32::try_from(marks).unwrap_or(i32::MAX);
     let mut tx = db.transaction()?;
-    let folded = tx
-        .query_one(sql::KEPT_REFRESH, &[&REFRESH_CHUNK])?
-        .get("folded");
+    let folded = tx.query_one(sql::KEPT_REFRESH, &[&marks])?.get("folded");
     tx.commit()?;
     Ok(folded)
 }
